@@ -1,0 +1,314 @@
+"""Typed, frozen views of params.yaml, validated before any work starts.
+
+Every section is a frozen dataclass built by :func:`from_dict`, which refuses unknown keys, wrong
+types and (through each class's ``check``) out-of-range values with a :class:`ConfigError` that names
+the full key, the bad value and what is allowed. A run's resolved config (:class:`RunConfig`) is the
+study defaults with the model's hyperparameter set and overrides applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganbench.errors import ConfigError, UserError
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16", "fp16")
+SPLITS = ("train", "test")
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:  # YAML writes 1e-4 as a float but 10 as an int
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is tuple:
+        (item,) = {a for a in typing.get_args(annotation) if a is not Ellipsis}
+        return isinstance(value, (list, tuple)) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, annotation)
+
+
+def from_dict(cls: type, data: Any, key: str) -> Any:
+    """Build the dataclass ``cls`` from a params mapping found at ``key`` (for messages)."""
+    if not isinstance(data, dict):
+        raise ConfigError(key, data, f"a mapping with keys {', '.join(_field_names(cls))}")
+    hints = typing.get_type_hints(cls)
+    names = _field_names(cls)
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", data[unknown[0]], "known keys " + ", ".join(names))
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        full = f"{key}.{f.name}"
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(full, "<missing>", f"a value of type {_type_name(hints[f.name])}")
+            continue
+        value = data[f.name]
+        annotation = hints[f.name]
+        if dataclasses.is_dataclass(annotation):
+            value = from_dict(annotation, value, full)
+        elif not _type_ok(value, annotation):
+            raise ConfigError(full, value, f"a value of type {_type_name(annotation)}")
+        elif typing.get_origin(annotation) is tuple:
+            value = tuple(value)
+        elif annotation is float:
+            value = float(value)
+        kwargs[f.name] = value
+    obj = cls(**kwargs)
+    if hasattr(obj, "check"):
+        obj.check(key)
+    return obj
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
+
+
+def require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    """Raise ConfigError(key, value, allowed) unless ``ok``."""
+    if not ok:
+        raise ConfigError(key, value, allowed)
+
+
+def require_choice(value: Any, choices: typing.Iterable[str], key: str) -> None:
+    choices = list(choices)
+    require(value in choices, key, value, "one of " + ", ".join(choices))
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The offline feature network (``classifier`` stage)."""
+
+    width: int = 32
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    min_accuracy: float = 0.9
+
+    def check(self, key: str) -> None:
+        for name in ("width", "epochs", "batch_size"):
+            require(getattr(self, name) >= 1, f"{key}.{name}", getattr(self, name), "an int >= 1")
+        require(self.lr > 0, f"{key}.lr", self.lr, "a float > 0")
+        require(0 <= self.min_accuracy <= 1, f"{key}.min_accuracy", self.min_accuracy, "[0, 1]")
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    extractor: str = "classifier"
+    weights_path: str | None = None  # for extractors with external weights (Inception)
+    batch_size: int = 500
+
+    def check(self, key: str) -> None:
+        from ganbench.metrics.features import FEATURE_EXTRACTORS
+
+        require_choice(self.extractor, FEATURE_EXTRACTORS.names(), f"{key}.extractor")
+        require(self.batch_size >= 1, f"{key}.batch_size", self.batch_size, "an int >= 1")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    root: str | None = None  # a directory holding the raw files; None: system package, download
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The searched hyperparameters of Lucic et al. (one value per model and run)."""
+
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_disc: int = 1  # D steps per G step; a training step is one D step, as in the paper
+    d_batchnorm: bool = True
+    clip: float = 0.01  # WGAN weight clipping
+    penalty_weight: float = 10.0  # WGAN-GP / DRAGAN lambda
+    began_lambda_k: float = 1e-3
+    began_gamma: float = 0.75
+
+    def check(self, key: str) -> None:
+        require(self.lr > 0, f"{key}.lr", self.lr, "a float > 0")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            require(0 <= v < 1, f"{key}.{name}", v, "a float in [0, 1)")
+        require(self.n_disc >= 1, f"{key}.n_disc", self.n_disc, "an int >= 1")
+        require(self.clip > 0, f"{key}.clip", self.clip, "a float > 0")
+        require(self.penalty_weight >= 0, f"{key}.penalty_weight", self.penalty_weight, ">= 0")
+        require(self.began_lambda_k > 0, f"{key}.began_lambda_k", self.began_lambda_k, "> 0")
+        require(0 < self.began_gamma <= 1, f"{key}.began_gamma", self.began_gamma, "(0, 1]")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 64
+    width: float = 0.25  # channel multiplier of the InfoGAN-style networks (paper: 1)
+    z_dim: int = 64
+    num_checkpoints: int = 4  # evaluation points, evenly spaced (paper: every 5 epochs)
+    resume_every: int = 250  # steps between resumable snapshots
+    device: str = "auto"
+    precision: str = "fp32"
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+
+    def check(self, key: str) -> None:
+        for name in ("steps", "batch_size", "z_dim", "num_checkpoints", "resume_every"):
+            v = getattr(self, name)
+            require(v >= 1, f"{key}.{name}", v, "an int >= 1")
+        require(self.num_checkpoints <= self.steps, f"{key}.num_checkpoints",
+                self.num_checkpoints, f"an int in [1, steps={self.steps}]")
+        require(self.width > 0, f"{key}.width", self.width, "a float > 0")
+        require(self.threads >= 0, f"{key}.threads", self.threads, "an int >= 0")
+        require_choice(self.device, DEVICES, f"{key}.device")
+        require_choice(self.precision, PRECISIONS, f"{key}.precision")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    num_fake: int = 10000
+    reference_split: str = "test"
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    is_splits: int = 10
+    standing_stats_batches: int = 20  # G batches in train mode that re-estimate BN statistics
+    batch_size: int = 500
+    seed: int = 2020  # sampling noise, KID subsets and IS shuffling
+    grid_size: int = 8  # sample grid is grid_size x grid_size
+
+    def check(self, key: str) -> None:
+        for name in ("num_fake", "kid_subsets", "kid_subset_size", "is_splits", "batch_size",
+                     "grid_size"):
+            v = getattr(self, name)
+            require(v >= 1, f"{key}.{name}", v, "an int >= 1")
+        require(self.standing_stats_batches >= 0, f"{key}.standing_stats_batches",
+                self.standing_stats_batches, "an int >= 0")
+        require_choice(self.reference_split, SPLITS, f"{key}.reference_split")
+        require(self.kid_subset_size <= self.num_fake, f"{key}.kid_subset_size",
+                self.kid_subset_size, f"an int <= num_fake ({self.num_fake})")
+        require(self.is_splits <= self.num_fake, f"{key}.is_splits", self.is_splits,
+                f"an int <= num_fake ({self.num_fake})")
+
+
+@dataclass(frozen=True)
+class LucicConfig:
+    """The loss comparison of Lucic et al. 2018: models x datasets x seeds."""
+
+    datasets: tuple[str, ...] = ("fashion_mnist",)
+    models: tuple[str, ...] = ("mm", "ns", "lsgan", "wgan", "wgan_gp", "dragan", "began", "vae")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    hparams: str = "shared"  # a named set: 'shared' (the block below) or 'authors' (the paper's)
+    shared: Hyperparameters = field(default_factory=Hyperparameters)
+    overrides: dict = field(default_factory=dict)  # model -> {hyperparameter: value}
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+    def check(self, key: str) -> None:
+        from ganbench.data import DATASETS
+        from ganbench.losses import LOSSES
+
+        from ganbench.training.hparams import HPARAM_SETS
+
+        for i, name in enumerate(self.datasets):
+            require_choice(name, DATASETS.names(), f"{key}.datasets[{i}]")
+        for i, name in enumerate(self.models):
+            require_choice(name, LOSSES.names(), f"{key}.models[{i}]")
+        require(len(set(self.seeds)) == len(self.seeds), f"{key}.seeds", list(self.seeds),
+                "distinct ints")
+        for s in self.seeds:
+            require(s >= 0, f"{key}.seeds", s, "ints >= 0")
+        require_choice(self.hparams, HPARAM_SETS.names(), f"{key}.hparams")
+        for model, values in self.overrides.items():
+            require_choice(model, LOSSES.names(), f"{key}.overrides")
+            # validate the override's keys and types against Hyperparameters
+            base = dataclasses.asdict(self.shared)
+            from_dict(Hyperparameters, {**base, **(values or {})}, f"{key}.overrides.{model}")
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole params.yaml."""
+
+    data: dict = field(default_factory=dict)  # dataset name -> DatasetConfig mapping
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    lucic: LucicConfig = field(default_factory=LucicConfig)
+
+    def check(self, key: str) -> None:
+        from ganbench.data import DATASETS
+
+        for name, section in self.data.items():
+            require_choice(name, DATASETS.names(), f"{key}data")
+            from_dict(DatasetConfig, section or {}, f"data.{name}")
+
+    def dataset(self, name: str) -> DatasetConfig:
+        return from_dict(DatasetConfig, self.data.get(name) or {}, f"data.{name}")
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; any problem is a UserError naming the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML: {err}") from None
+    return from_dict(Params, raw, "")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run needs, resolved; stored in every checkpoint and beside outputs."""
+
+    study: str
+    dataset: str
+    model: str
+    seed: int
+    hparams: Hyperparameters
+    train: TrainConfig
+
+    @property
+    def name(self) -> str:
+        return run_name(self.study, self.dataset, self.model, self.seed)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        return from_dict(cls, data, "run")
+
+
+def run_name(study: str, dataset: str, model: str, seed: int) -> str:
+    return f"{study}-{dataset}-{model}-{seed}"
+
+
+def resolve_lucic_run(params: Params, dataset: str, model: str, seed: int) -> RunConfig:
+    """The study defaults + the model's named hyperparameter set + its overrides."""
+    from ganbench.training.hparams import HPARAM_SETS
+
+    lucic = params.lucic
+    require_choice(dataset, lucic.datasets, "dataset (lucic.datasets)")
+    require_choice(model, lucic.models, "model (lucic.models)")
+    require(seed in lucic.seeds, "seed (lucic.seeds)", seed, f"one of {list(lucic.seeds)}")
+    base = HPARAM_SETS.get(lucic.hparams, "lucic.hparams")(model, lucic.shared)
+    merged = {**dataclasses.asdict(base), **(lucic.overrides.get(model) or {})}
+    hp = from_dict(Hyperparameters, merged, f"lucic.overrides.{model}")
+    return RunConfig("lucic", dataset, model, seed, hp, lucic.train)
