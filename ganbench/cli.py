@@ -9,8 +9,11 @@ from collections.abc import Callable
 from ganbench.errors import UserError
 
 
-def run_stage(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
-              argv: list[str] | None = None) -> None:
+def run_stage(
+    main: Callable[[argparse.Namespace], None],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None = None,
+) -> None:
     """Parse ``argv``, call ``main``; a :class:`UserError` prints ``error: <message>`` and exits 2."""
     args = parser.parse_args(argv)
     try:
@@ -22,5 +25,7 @@ def run_stage(main: Callable[[argparse.Namespace], None], parser: argparse.Argum
 
 def stage_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument(
+        "--params", default="params.yaml", help="params file (default: %(default)s)"
+    )
     return parser

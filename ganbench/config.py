@@ -9,6 +9,7 @@ study defaults with the model's hyperparameter set and overrides applied.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ def _type_ok(value: Any, annotation: Any) -> bool:
     return isinstance(value, annotation)
 
 
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
 def from_dict(cls: type, data: Any, key: str) -> Any:
     """Build the dataclass ``cls`` from a params mapping found at ``key`` (for messages)."""
     if not isinstance(data, dict):
@@ -50,10 +55,12 @@ def from_dict(cls: type, data: Any, key: str) -> Any:
     names = _field_names(cls)
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", data[unknown[0]], "known keys " + ", ".join(names))
+        raise ConfigError(
+            _join(key, unknown[0]), data[unknown[0]], "known keys " + ", ".join(names)
+        )
     kwargs = {}
     for f in dataclasses.fields(cls):
-        full = f"{key}.{f.name}"
+        full = _join(key, f.name)
         if f.name not in data:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(full, "<missing>", f"a value of type {_type_name(hints[f.name])}")
@@ -172,8 +179,12 @@ class TrainConfig:
         for name in ("steps", "batch_size", "z_dim", "num_checkpoints", "resume_every"):
             v = getattr(self, name)
             require(v >= 1, f"{key}.{name}", v, "an int >= 1")
-        require(self.num_checkpoints <= self.steps, f"{key}.num_checkpoints",
-                self.num_checkpoints, f"an int in [1, steps={self.steps}]")
+        require(
+            self.num_checkpoints <= self.steps,
+            f"{key}.num_checkpoints",
+            self.num_checkpoints,
+            f"an int in [1, steps={self.steps}]",
+        )
         require(self.width > 0, f"{key}.width", self.width, "a float > 0")
         require(self.threads >= 0, f"{key}.threads", self.threads, "an int >= 0")
         require_choice(self.device, DEVICES, f"{key}.device")
@@ -193,17 +204,35 @@ class EvaluateConfig:
     grid_size: int = 8  # sample grid is grid_size x grid_size
 
     def check(self, key: str) -> None:
-        for name in ("num_fake", "kid_subsets", "kid_subset_size", "is_splits", "batch_size",
-                     "grid_size"):
+        for name in (
+            "num_fake",
+            "kid_subsets",
+            "kid_subset_size",
+            "is_splits",
+            "batch_size",
+            "grid_size",
+        ):
             v = getattr(self, name)
             require(v >= 1, f"{key}.{name}", v, "an int >= 1")
-        require(self.standing_stats_batches >= 0, f"{key}.standing_stats_batches",
-                self.standing_stats_batches, "an int >= 0")
+        require(
+            self.standing_stats_batches >= 0,
+            f"{key}.standing_stats_batches",
+            self.standing_stats_batches,
+            "an int >= 0",
+        )
         require_choice(self.reference_split, SPLITS, f"{key}.reference_split")
-        require(self.kid_subset_size <= self.num_fake, f"{key}.kid_subset_size",
-                self.kid_subset_size, f"an int <= num_fake ({self.num_fake})")
-        require(self.is_splits <= self.num_fake, f"{key}.is_splits", self.is_splits,
-                f"an int <= num_fake ({self.num_fake})")
+        require(
+            self.kid_subset_size <= self.num_fake,
+            f"{key}.kid_subset_size",
+            self.kid_subset_size,
+            f"an int <= num_fake ({self.num_fake})",
+        )
+        require(
+            self.is_splits <= self.num_fake,
+            f"{key}.is_splits",
+            self.is_splits,
+            f"an int <= num_fake ({self.num_fake})",
+        )
 
 
 @dataclass(frozen=True)
@@ -222,20 +251,29 @@ class LucicConfig:
     def check(self, key: str) -> None:
         from ganbench.data import DATASETS
         from ganbench.losses import LOSSES
-
         from ganbench.training.hparams import HPARAM_SETS
 
         for i, name in enumerate(self.datasets):
             require_choice(name, DATASETS.names(), f"{key}.datasets[{i}]")
         for i, name in enumerate(self.models):
             require_choice(name, LOSSES.names(), f"{key}.models[{i}]")
-        require(len(set(self.seeds)) == len(self.seeds), f"{key}.seeds", list(self.seeds),
-                "distinct ints")
+        require(
+            len(set(self.seeds)) == len(self.seeds),
+            f"{key}.seeds",
+            list(self.seeds),
+            "distinct ints",
+        )
         for s in self.seeds:
             require(s >= 0, f"{key}.seeds", s, "ints >= 0")
         require_choice(self.hparams, HPARAM_SETS.names(), f"{key}.hparams")
         for model, values in self.overrides.items():
             require_choice(model, LOSSES.names(), f"{key}.overrides")
+            require(
+                values is None or isinstance(values, dict),
+                f"{key}.overrides.{model}",
+                values,
+                "a mapping of hyperparameter names to values",
+            )
             # validate the override's keys and types against Hyperparameters
             base = dataclasses.asdict(self.shared)
             from_dict(Hyperparameters, {**base, **(values or {})}, f"{key}.overrides.{model}")
@@ -254,11 +292,29 @@ class Params:
         from ganbench.data import DATASETS
 
         for name, section in self.data.items():
-            require_choice(name, DATASETS.names(), f"{key}data")
+            require_choice(name, DATASETS.names(), "data")
             from_dict(DatasetConfig, section or {}, f"data.{name}")
 
     def dataset(self, name: str) -> DatasetConfig:
         return from_dict(DatasetConfig, self.data.get(name) or {}, f"data.{name}")
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader that reads YAML 1.2 floats such as ``5e-5`` (YAML 1.1 needs ``5.0e-5``)."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -267,7 +323,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not path.is_file():
         raise UserError(f"params file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_Yaml12Loader) or {}
     except yaml.YAMLError as err:
         raise UserError(f"{path}: not valid YAML: {err}") from None
     return from_dict(Params, raw, "")

@@ -30,8 +30,10 @@ def non_saturating_g_loss(*, fake_logits: Tensor) -> Tensor:
 def least_squares_d_loss(*, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """Mao et al. 2017 with a=0, b=c=1 on the sigmoid output, as in compare_gan v1:
     ``0.5 (E (D(x) - 1)^2 + E D(G(z))^2)``."""
-    return 0.5 * ((torch.sigmoid(real_logits) - 1).square().mean()
-                  + torch.sigmoid(fake_logits).square().mean())
+    return 0.5 * (
+        (torch.sigmoid(real_logits) - 1).square().mean()
+        + torch.sigmoid(fake_logits).square().mean()
+    )
 
 
 def least_squares_g_loss(*, fake_logits: Tensor) -> Tensor:
@@ -54,7 +56,9 @@ def hinge_d_loss(*, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
 
-def began_d_loss(*, real_recon_error: Tensor, fake_recon_error: Tensor, k: float | Tensor) -> Tensor:
+def began_d_loss(
+    *, real_recon_error: Tensor, fake_recon_error: Tensor, k: float | Tensor
+) -> Tensor:
     """Berthelot et al. 2017, eq. 4: ``L(x) - k_t L(G(z))``, ``L(v) = mean |AE(v) - v|``."""
     return real_recon_error - k * fake_recon_error
 
@@ -64,16 +68,18 @@ def began_g_loss(*, fake_recon_error: Tensor) -> Tensor:
     return fake_recon_error
 
 
-def began_k_update(*, k: Tensor, real_recon_error: Tensor, fake_recon_error: Tensor,
-                   lambda_k: float, gamma: float) -> Tensor:
+def began_k_update(
+    *, k: Tensor, real_recon_error: Tensor, fake_recon_error: Tensor, lambda_k: float, gamma: float
+) -> Tensor:
     """Berthelot et al. 2017, eq. 4: ``k <- k + lambda_k (gamma L(x) - L(G(z)))``.
 
     Not clipped, as in compare_gan v1 (the BEGAN paper clips to [0, 1])."""
     return k + lambda_k * (gamma * real_recon_error - fake_recon_error)
 
 
-def began_convergence(*, real_recon_error: Tensor, fake_recon_error: Tensor,
-                      gamma: float) -> Tensor:
+def began_convergence(
+    *, real_recon_error: Tensor, fake_recon_error: Tensor, gamma: float
+) -> Tensor:
     """Berthelot et al. 2017, sec. 3.4.1: ``M = L(x) + |gamma L(x) - L(G(z))|``."""
     return real_recon_error + (gamma * real_recon_error - fake_recon_error).abs()
 

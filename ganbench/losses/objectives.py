@@ -163,22 +163,30 @@ class BEGAN(Objective):
         self.k = self.k.to(real.device)
         loss = L.began_d_loss(real_recon_error=real_err, fake_recon_error=fake_err, k=self.k)
         self._last = (real_err.detach(), fake_err.detach())
-        convergence = L.began_convergence(real_recon_error=real_err.detach(),
-                                          fake_recon_error=fake_err.detach(),
-                                          gamma=self.hp.began_gamma)
+        convergence = L.began_convergence(
+            real_recon_error=real_err.detach(),
+            fake_recon_error=fake_err.detach(),
+            gamma=self.hp.began_gamma,
+        )
         return loss, {"d_loss": loss.detach(), "k": self.k.clone(), "convergence": convergence}
 
     def g_loss(self, *, G, D, real, z):
         fake = G(z)
         loss = L.began_g_loss(
-            fake_recon_error=L.reconstruction_error(reconstruction=D(fake), target=fake))
+            fake_recon_error=L.reconstruction_error(reconstruction=D(fake), target=fake)
+        )
         return loss, {"g_loss": loss.detach()}
 
     @torch.no_grad()
     def after_d_step(self, D):
         real_err, fake_err = self._last
-        self.k = L.began_k_update(k=self.k, real_recon_error=real_err, fake_recon_error=fake_err,
-                                  lambda_k=self.hp.began_lambda_k, gamma=self.hp.began_gamma)
+        self.k = L.began_k_update(
+            k=self.k,
+            real_recon_error=real_err,
+            fake_recon_error=fake_err,
+            lambda_k=self.hp.began_lambda_k,
+            gamma=self.hp.began_gamma,
+        )
 
     def state_dict(self):
         return {"k": self.k.detach().cpu()}

@@ -8,8 +8,9 @@ import torch
 from torch import Tensor
 
 
-def _per_sample_grad(D: Callable[[Tensor], Tensor], x: Tensor,
-                     transform: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+def _per_sample_grad(
+    D: Callable[[Tensor], Tensor], x: Tensor, transform: Callable[[Tensor], Tensor] | None = None
+) -> Tensor:
     """d(sum_i out_i)/dx with a graph for double backprop; rows are samples, shape (N, C*H*W)."""
     x = x.detach().requires_grad_(True)
     out = D(x)
@@ -19,8 +20,9 @@ def _per_sample_grad(D: Callable[[Tensor], Tensor], x: Tensor,
     return grad.flatten(1)
 
 
-def wgan_gp_penalty(D: Callable[[Tensor], Tensor], *, real: Tensor, fake: Tensor,
-                    alpha: Tensor) -> Tensor:
+def wgan_gp_penalty(
+    D: Callable[[Tensor], Tensor], *, real: Tensor, fake: Tensor, alpha: Tensor
+) -> Tensor:
     """Gulrajani et al. 2017, eq. 3: ``E (||grad l(x~)|| - 1)^2``, ``x~ = x + alpha (G(z) - x)``.
 
     ``alpha`` has shape (N, 1, 1, 1), drawn from U[0, 1]. The norm is ``sqrt(1e-4 + sum g^2)``
@@ -32,8 +34,9 @@ def wgan_gp_penalty(D: Callable[[Tensor], Tensor], *, real: Tensor, fake: Tensor
     return (norm - 1).square().mean()
 
 
-def dragan_penalty(D: Callable[[Tensor], Tensor], *, real: Tensor, noise: Tensor,
-                   alpha: Tensor) -> Tensor:
+def dragan_penalty(
+    D: Callable[[Tensor], Tensor], *, real: Tensor, noise: Tensor, alpha: Tensor
+) -> Tensor:
     """Kodali et al. 2017 as in compare_gan v1: ``E (||grad sigmoid(l(x~))|| - 1)^2`` with
     ``x_p = x + 0.5 std(x) noise`` (noise ~ U[0, 1), one-sided), ``x~ = x + alpha (x_p - x)``.
 

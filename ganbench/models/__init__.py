@@ -12,9 +12,15 @@ ARCHITECTURES: Registry = Registry("architecture")
 
 
 @ARCHITECTURES.register("infogan")
-def build_infogan(*, image_shape: tuple[int, int, int], z_dim: int, width: float,
-                  discriminator: str, d_batchnorm: bool,
-                  generator_activation: str = "lrelu") -> tuple[nn.Module, nn.Module]:
+def build_infogan(
+    *,
+    image_shape: tuple[int, int, int],
+    z_dim: int,
+    width: float,
+    discriminator: str,
+    d_batchnorm: bool,
+    generator_activation: str = "lrelu",
+) -> tuple[nn.Module, nn.Module]:
     """The networks of Lucic et al. 2018 for one objective's D variant."""
     _, h, w = image_shape
     if h % 4 or w % 4:

@@ -38,20 +38,26 @@ def _maybe_bn(enabled: bool, n: int, dims: int) -> list[nn.Module]:
 class Generator(nn.Module):
     """z (N, z_dim) -> images (N, C, H, W) in [0, 1]; ``logits`` gives the pre-sigmoid output."""
 
-    def __init__(self, image_shape: tuple[int, int, int], z_dim: int, width: float,
-                 activation: str = "lrelu") -> None:
+    def __init__(
+        self, image_shape: tuple[int, int, int], z_dim: int, width: float, activation: str = "lrelu"
+    ) -> None:
         super().__init__()
         c, h, w = image_shape
         c1, c2, c3 = _ch(1024, width), _ch(128, width), _ch(64, width)
         self.image_shape, self.z_dim = tuple(image_shape), z_dim
         self._grid = (c2, h // 4, w // 4)
         self.fc = nn.Sequential(
-            nn.Linear(z_dim, c1), batchnorm(c1, 1), _act(activation),
-            nn.Linear(c1, c2 * (h // 4) * (w // 4)), batchnorm(c2 * (h // 4) * (w // 4), 1),
+            nn.Linear(z_dim, c1),
+            batchnorm(c1, 1),
+            _act(activation),
+            nn.Linear(c1, c2 * (h // 4) * (w // 4)),
+            batchnorm(c2 * (h // 4) * (w // 4), 1),
             _act(activation),
         )
         self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(c2, c3, 4, 2, 1), batchnorm(c3, 2), _act(activation),
+            nn.ConvTranspose2d(c2, c3, 4, 2, 1),
+            batchnorm(c3, 2),
+            _act(activation),
             nn.ConvTranspose2d(c3, c, 4, 2, 1),
         )
         init_lucic(self)
@@ -71,10 +77,15 @@ class _Trunk(nn.Sequential):
         c, h, w = image_shape
         c1, c2, c3 = _ch(64, width), _ch(128, width), _ch(1024, width)
         super().__init__(
-            nn.Conv2d(c, c1, 4, 2, 1), nn.LeakyReLU(SLOPE),
-            nn.Conv2d(c1, c2, 4, 2, 1), *_maybe_bn(bn, c2, 2), nn.LeakyReLU(SLOPE),
+            nn.Conv2d(c, c1, 4, 2, 1),
+            nn.LeakyReLU(SLOPE),
+            nn.Conv2d(c1, c2, 4, 2, 1),
+            *_maybe_bn(bn, c2, 2),
+            nn.LeakyReLU(SLOPE),
             nn.Flatten(),
-            nn.Linear(c2 * (h // 4) * (w // 4), c3), *_maybe_bn(bn, c3, 1), nn.LeakyReLU(SLOPE),
+            nn.Linear(c2 * (h // 4) * (w // 4), c3),
+            *_maybe_bn(bn, c3, 1),
+            nn.LeakyReLU(SLOPE),
         )
         self.out_features = c3
 
@@ -95,8 +106,9 @@ class Critic(nn.Module):
 class Encoder(nn.Module):
     """images (N, C, H, W) -> (mu, sigma), each (N, z_dim); sigma = 1e-6 + softplus(.)."""
 
-    def __init__(self, image_shape: tuple[int, int, int], width: float, bn: bool,
-                 z_dim: int) -> None:
+    def __init__(
+        self, image_shape: tuple[int, int, int], width: float, bn: bool, z_dim: int
+    ) -> None:
         super().__init__()
         self.trunk = _Trunk(image_shape, width, bn)
         self.head = nn.Linear(self.trunk.out_features, 2 * z_dim)
@@ -117,15 +129,23 @@ class Autoencoder(nn.Module):
         self._grid = (c2, h // 4, w // 4)
         flat = c2 * (h // 4) * (w // 4)
         self.encode = nn.Sequential(
-            nn.Conv2d(c, c1, 4, 2, 1), nn.LeakyReLU(SLOPE),
-            nn.Conv2d(c1, c2, 4, 2, 1), nn.Flatten(),
-            nn.Linear(flat, CODE_DIM), *_maybe_bn(bn, CODE_DIM, 1), nn.LeakyReLU(SLOPE),
+            nn.Conv2d(c, c1, 4, 2, 1),
+            nn.LeakyReLU(SLOPE),
+            nn.Conv2d(c1, c2, 4, 2, 1),
+            nn.Flatten(),
+            nn.Linear(flat, CODE_DIM),
+            *_maybe_bn(bn, CODE_DIM, 1),
+            nn.LeakyReLU(SLOPE),
         )
         self.decode_fc = nn.Sequential(
-            nn.Linear(CODE_DIM, flat), *_maybe_bn(bn, flat, 1), nn.LeakyReLU(SLOPE))
+            nn.Linear(CODE_DIM, flat), *_maybe_bn(bn, flat, 1), nn.LeakyReLU(SLOPE)
+        )
         self.decode_conv = nn.Sequential(
-            nn.ConvTranspose2d(c2, c1, 4, 2, 1), *_maybe_bn(bn, c1, 2), nn.LeakyReLU(SLOPE),
-            nn.ConvTranspose2d(c1, c, 4, 2, 1), nn.Sigmoid(),
+            nn.ConvTranspose2d(c2, c1, 4, 2, 1),
+            *_maybe_bn(bn, c1, 2),
+            nn.LeakyReLU(SLOPE),
+            nn.ConvTranspose2d(c1, c, 4, 2, 1),
+            nn.Sigmoid(),
         )
         init_lucic(self)
 

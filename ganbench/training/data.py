@@ -12,8 +12,9 @@ class BatchSampler:
     ``images`` is uint8 (N, C, H, W); batches come back as float in [0, 1] on ``device``.
     """
 
-    def __init__(self, images: Tensor, batch_size: int, *, seed: int,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, images: Tensor, batch_size: int, *, seed: int, device: torch.device | str = "cpu"
+    ) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError("images must be uint8 (N, C, H, W)")
         if batch_size > images.shape[0]:
@@ -31,5 +32,5 @@ class BatchSampler:
         epoch, i = divmod(step, self.per_epoch)
         if epoch != self._epoch:
             self._epoch, self._perm = epoch, self.permutation(epoch).to(self.images.device)
-        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
         return self.images[idx].float().div_(255)

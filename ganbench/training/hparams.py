@@ -24,8 +24,9 @@ AUTHOR_DEFAULTS: dict[str, dict] = {
     "wgan": dict(beta1=0.5, lr=5e-5, n_disc=5, d_batchnorm=True, clip=0.01),
     "wgan_gp": dict(beta1=0.5, lr=1e-4, n_disc=5, d_batchnorm=False, penalty_weight=10.0),
     "dragan": dict(beta1=0.5, lr=1e-4, n_disc=1, d_batchnorm=True, penalty_weight=10.0),
-    "began": dict(beta1=0.5, lr=1e-4, n_disc=5, d_batchnorm=False, began_lambda_k=1e-3,
-                  began_gamma=0.75),
+    "began": dict(
+        beta1=0.5, lr=1e-4, n_disc=5, d_batchnorm=False, began_lambda_k=1e-3, began_gamma=0.75
+    ),
     "vae": dict(beta1=0.5, lr=5e-5, n_disc=1, d_batchnorm=True),
 }
 
@@ -33,9 +34,12 @@ AUTHOR_DEFAULTS: dict[str, dict] = {
 @HPARAM_SETS.register("authors")
 def authors(model: str, shared: Hyperparameters) -> Hyperparameters:
     if model not in AUTHOR_DEFAULTS:
-        raise ConfigError("lucic.hparams", "authors",
-                          f"a model with author defaults ({', '.join(AUTHOR_DEFAULTS)}); "
-                          f"'{model}' has none: use hparams 'shared' or set lucic.overrides.{model}")
+        raise ConfigError(
+            "lucic.hparams",
+            "authors",
+            f"a model with author defaults ({', '.join(AUTHOR_DEFAULTS)}); "
+            f"'{model}' has none: use lucic.hparams 'shared' for it",
+        )
     return dataclasses.replace(Hyperparameters(), **AUTHOR_DEFAULTS[model])
 
 

@@ -44,12 +44,17 @@ def checkpoint_steps(steps: int, num_checkpoints: int) -> list[int]:
     return sorted({round(steps * (i + 1) / num_checkpoints) for i in range(num_checkpoints)})
 
 
-def build_networks(cfg: RunConfig, objective: Objective,
-                   image_shape: tuple[int, int, int]) -> tuple[nn.Module, nn.Module]:
+def build_networks(
+    cfg: RunConfig, objective: Objective, image_shape: tuple[int, int, int]
+) -> tuple[nn.Module, nn.Module]:
     return ARCHITECTURES.get("infogan")(
-        image_shape=image_shape, z_dim=cfg.train.z_dim, width=cfg.train.width,
-        discriminator=objective.discriminator, d_batchnorm=cfg.hparams.d_batchnorm,
-        generator_activation=objective.generator_activation)
+        image_shape=image_shape,
+        z_dim=cfg.train.z_dim,
+        width=cfg.train.width,
+        discriminator=objective.discriminator,
+        d_batchnorm=cfg.hparams.d_batchnorm,
+        generator_activation=objective.generator_activation,
+    )
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -69,34 +74,43 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.image_shape = tuple(images.shape[1:])
         self.objective = LOSSES.get(cfg.model)(hp)
-        self.G, self.D = (m.to(self.device) for m in build_networks(cfg, self.objective,
-                                                                      self.image_shape))
+        self.G, self.D = (
+            m.to(self.device) for m in build_networks(cfg, self.objective, self.image_shape)
+        )
         betas = (hp.beta1, hp.beta2)
         g_params = list(self.objective.generator_parameters(self.G, self.D))
         self.opt_g = torch.optim.Adam(g_params, lr=hp.lr, betas=betas)
-        self.opt_d = (torch.optim.Adam(self.D.parameters(), lr=hp.lr, betas=betas)
-                      if self.objective.trains_discriminator else None)
+        self.opt_d = (
+            torch.optim.Adam(self.D.parameters(), lr=hp.lr, betas=betas)
+            if self.objective.trains_discriminator
+            else None
+        )
         # D parameters that the G step must not differentiate (all of D for GANs, none for a VAE)
         in_g = {id(p) for p in g_params}
         self._d_only = [p for p in self.D.parameters() if id(p) not in in_g]
         self.g_every = hp.n_disc if self.objective.trains_discriminator else 1
         self.sampler = BatchSampler(images, cfg.train.batch_size, seed=cfg.seed, device=self.device)
         self.latent = LATENTS.get(self.objective.latent)
-        self.scaler = torch.amp.GradScaler(self.device.type,
-                                           enabled=cfg.train.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.train.precision == "fp16")
         self.step, self.history = 0, []
 
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
-            "config": self.cfg.to_dict(), "config_key": ckpt.config_key(self.cfg),
-            "step": self.step, "image_shape": list(self.image_shape),
-            "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "config": self.cfg.to_dict(),
+            "config_key": ckpt.config_key(self.cfg),
+            "step": self.step,
+            "image_shape": list(self.image_shape),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else {},
-            "objective": self.objective.state_dict(), "scaler": self.scaler.state_dict(),
+            "objective": self.objective.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else torch.empty(0),
+            "cuda_rng": torch.cuda.get_rng_state()
+            if self.device.type == "cuda"
+            else torch.empty(0),
             "history": self.history,
         }
 
@@ -158,8 +172,14 @@ class Trainer:
         evals = set(checkpoint_steps(cfg.steps, cfg.num_checkpoints))
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         window: list[tuple[int, dict[str, Tensor]]] = []
-        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", disable=not progress,
-                   desc=self.cfg.name, mininterval=1.0)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            unit="step",
+            disable=not progress,
+            desc=self.cfg.name,
+            mininterval=1.0,
+        )
         self.G.train()
         self.D.train()
         with bar:
@@ -174,9 +194,15 @@ class Trainer:
                 if bad_step is not None:
                     return self._finish("diverged", bad_step)
                 if s in evals:
-                    ckpt.save_checkpoint(self.run_dir, {
-                        "config": self.cfg.to_dict(), "step": s, "G": self.G.state_dict(),
-                        "image_shape": list(self.image_shape)})
+                    ckpt.save_checkpoint(
+                        self.run_dir,
+                        {
+                            "config": self.cfg.to_dict(),
+                            "step": s,
+                            "G": self.G.state_dict(),
+                            "image_shape": list(self.image_shape),
+                        },
+                    )
                 if s % cfg.resume_every == 0 or s == end:
                     ckpt.save_resume(self.run_dir, self.state_dict())
         if self.step < cfg.steps:  # interrupted on purpose (tests): no status yet
@@ -185,15 +211,13 @@ class Trainer:
 
     def _flush(self, window: list[tuple[int, dict[str, Tensor]]], bar) -> int | None:
         """Append the window's mean losses to the history; return the first non-finite step."""
+        for s, logs in window:
+            if not all(bool(torch.isfinite(v).all()) for v in logs.values()):
+                return s
         keys = sorted({k for _, logs in window for k in logs})
         row: dict[str, float] = {"step": window[-1][0]}
         for k in keys:
-            steps = [s for s, logs in window if k in logs]
-            values = torch.stack([logs[k].float() for _, logs in window if k in logs]).cpu()
-            finite = torch.isfinite(values)
-            if not bool(finite.all()):
-                return steps[int((~finite).nonzero()[0])]
-            row[k] = float(values.mean())
+            row[k] = float(torch.stack([logs[k].float() for _, logs in window if k in logs]).mean())
         self.history.append(row)
         bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "step"}, refresh=False)
         return None
@@ -203,11 +227,18 @@ class Trainer:
 
     def _finish(self, status: str, diverged_at: int | None) -> TrainResult:
         ckpt.write_log(self.run_dir, self.history)
-        result = TrainResult(status, self.step, diverged_at, self._saved())
-        ckpt.write_status(self.run_dir, {
-            "status": status, "steps_trained": self.step if diverged_at is None else diverged_at,
-            "diverged_at_step": diverged_at, "checkpoints": result.checkpoints,
-            "device": str(self.device)})
+        steps = self.step if diverged_at is None else diverged_at  # the step whose loss broke
+        result = TrainResult(status, steps, diverged_at, self._saved())
+        ckpt.write_status(
+            self.run_dir,
+            {
+                "status": status,
+                "steps_trained": steps,
+                "diverged_at_step": diverged_at,
+                "checkpoints": result.checkpoints,
+                "device": str(self.device),
+            },
+        )
         if status == "diverged":
             (self.run_dir / ckpt.RESUME).unlink(missing_ok=True)
         return result

@@ -13,15 +13,25 @@ LATENTS: Registry[Callable[..., Tensor]] = Registry("latent")
 
 
 @LATENTS.register("uniform")
-def uniform_latent(n: int, z_dim: int, *, device: torch.device | str = "cpu",
-                   generator: torch.Generator | None = None) -> Tensor:
+def uniform_latent(
+    n: int,
+    z_dim: int,
+    *,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """z ~ U(-1, 1)^z_dim (Lucic et al. 2018)."""
     return torch.rand(n, z_dim, device=device, generator=generator) * 2 - 1
 
 
 @LATENTS.register("normal")
-def normal_latent(n: int, z_dim: int, *, device: torch.device | str = "cpu",
-                  generator: torch.Generator | None = None) -> Tensor:
+def normal_latent(
+    n: int,
+    z_dim: int,
+    *,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """z ~ N(0, I) (VAE prior)."""
     return torch.randn(n, z_dim, device=device, generator=generator)
 
@@ -31,8 +41,9 @@ def _batchnorms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 
 @torch.no_grad()
-def standing_statistics(G: nn.Module, sample_z: Callable[[int], Tensor], *, batches: int,
-                        batch_size: int) -> None:
+def standing_statistics(
+    G: nn.Module, sample_z: Callable[[int], Tensor], *, batches: int, batch_size: int
+) -> None:
     """Re-estimate G's BatchNorm running statistics as the plain average over ``batches`` batches
     of fresh samples in train mode ("standing statistics", Brock et al. 2019, app. C).
 
@@ -60,8 +71,9 @@ def to_uint8(images: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def generate_uint8(G: nn.Module, sample_z: Callable[[int], Tensor], *, num_samples: int,
-                   batch_size: int) -> Iterator[Tensor]:
+def generate_uint8(
+    G: nn.Module, sample_z: Callable[[int], Tensor], *, num_samples: int, batch_size: int
+) -> Iterator[Tensor]:
     """Yield uint8 batches (n, C, H, W) from G, ``num_samples`` in all; G is used as it is."""
     done = 0
     while done < num_samples:

@@ -1,0 +1,25 @@
+"""Reports: metric records -> tables (Markdown, CSV, LaTeX), figures, published numbers beside.
+
+The only package code besides ``stages/`` that touches paths. Entry point of the ``report`` stage:
+:func:`write_lucic_report`.
+"""
+
+from ganbench.reporting.lucic import (
+    Spearman,
+    spearman_vs_paper,
+    summarise_models,
+    write_lucic_report,
+)
+from ganbench.reporting.published import load_lucic_table2, model_name
+from ganbench.reporting.records import RunRecords, load_run_records
+
+__all__ = [
+    "RunRecords",
+    "Spearman",
+    "load_lucic_table2",
+    "load_run_records",
+    "model_name",
+    "spearman_vs_paper",
+    "summarise_models",
+    "write_lucic_report",
+]

@@ -1,0 +1,54 @@
+"""classifier@<dataset>: train the offline feature network; write its weights and test accuracy."""
+
+import torch
+
+from ganbench.cli import run_stage, stage_parser
+from ganbench.config import load_params
+from ganbench.data import load_prepared
+from ganbench.errors import UserError
+from ganbench.io import write_json
+from ganbench.metrics import save_classifier, sha256_file, train_classifier
+from ganbench.training.loop import resolve_device
+
+
+def main(args) -> None:
+    params = load_params(args.params)
+    cfg, data = params.classifier, load_prepared(args.data)
+    device = resolve_device(params.lucic.train.device)
+    if params.lucic.train.threads:
+        torch.set_num_threads(params.lucic.train.threads)
+    model, accuracy = train_classifier(
+        data.x_train,
+        data.y_train,
+        data.x_test,
+        data.y_test,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        width=cfg.width,
+        seed=cfg.seed,
+        device=str(device),
+    )
+    if accuracy < cfg.min_accuracy:
+        raise UserError(
+            f"classifier test accuracy {accuracy:.4f} is below classifier.min_accuracy "
+            f"= {cfg.min_accuracy}; raise classifier.epochs or classifier.width"
+        )
+    meta = {
+        "dataset": data.name,
+        "test_accuracy": accuracy,
+        "epochs": cfg.epochs,
+        "width": cfg.width,
+        "lr": cfg.lr,
+        "batch_size": cfg.batch_size,
+        "seed": cfg.seed,
+    }
+    save_classifier(args.out, model.cpu(), meta)
+    write_json(args.metrics, {**meta, "weights_sha256": sha256_file(args.out)})
+
+
+if __name__ == "__main__":
+    parser = stage_parser(__doc__)
+    for flag in ("--data", "--out", "--metrics"):
+        parser.add_argument(flag, required=True)
+    run_stage(main, parser)

@@ -1,0 +1,36 @@
+"""refstats@<dataset>: features, mean and covariance of the reference split (Lucic: 10k test)."""
+
+from ganbench.cli import run_stage, stage_parser
+from ganbench.config import load_params
+from ganbench.data import load_prepared
+from ganbench.metrics import build_extractor
+from ganbench.metrics.evaluate import build_reference
+from ganbench.training.loop import resolve_device
+
+
+def main(args) -> None:
+    params = load_params(args.params)
+    split = params.lucic.evaluate.reference_split
+    data = load_prepared(args.data)
+    images, _ = data.split(split)
+    extractor = build_extractor(
+        params.features.extractor,
+        weights_path=args.weights,
+        device=resolve_device(params.lucic.train.device),
+    )
+    label = f"{data.name}-cnn" if extractor.name == "classifier" else extractor.name
+    ref = build_reference(
+        extractor,
+        images,
+        batch_size=params.features.batch_size,
+        meta={"dataset": data.name, "split": split, "extractor_label": label},
+    )
+    ref.save(args.out)
+    print(f"reference {data.name}/{split}: n={ref.meta['n']}, d={ref.meta['feature_dim']}")
+
+
+if __name__ == "__main__":
+    parser = stage_parser(__doc__)
+    for flag in ("--data", "--weights", "--out"):
+        parser.add_argument(flag, required=True)
+    run_stage(main, parser)
