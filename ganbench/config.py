@@ -246,6 +246,7 @@ class LucicConfig:
     shared: Hyperparameters = field(default_factory=Hyperparameters)
     overrides: dict = field(default_factory=dict)  # model -> {hyperparameter: value}
     train: TrainConfig = field(default_factory=TrainConfig)
+    steps_by_dataset: dict = field(default_factory=dict)  # dataset -> steps (paper: 20/100/40 epochs)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
     def check(self, key: str) -> None:
@@ -266,6 +267,12 @@ class LucicConfig:
         for s in self.seeds:
             require(s >= 0, f"{key}.seeds", s, "ints >= 0")
         require_choice(self.hparams, HPARAM_SETS.names(), f"{key}.hparams")
+        for name, steps in self.steps_by_dataset.items():
+            require_choice(name, DATASETS.names(), f"{key}.steps_by_dataset")
+            require(isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1,
+                    f"{key}.steps_by_dataset.{name}", steps, "an int >= 1")
+            require(self.train.num_checkpoints <= steps, f"{key}.steps_by_dataset.{name}", steps,
+                    f"an int >= train.num_checkpoints ({self.train.num_checkpoints})")
         for model, values in self.overrides.items():
             require_choice(model, LOSSES.names(), f"{key}.overrides")
             require(
@@ -367,4 +374,7 @@ def resolve_lucic_run(params: Params, dataset: str, model: str, seed: int) -> Ru
     base = HPARAM_SETS.get(lucic.hparams, "lucic.hparams")(model, lucic.shared)
     merged = {**dataclasses.asdict(base), **(lucic.overrides.get(model) or {})}
     hp = from_dict(Hyperparameters, merged, f"lucic.overrides.{model}")
-    return RunConfig("lucic", dataset, model, seed, hp, lucic.train)
+    train = lucic.train
+    if dataset in lucic.steps_by_dataset:
+        train = dataclasses.replace(train, steps=lucic.steps_by_dataset[dataset])
+    return RunConfig("lucic", dataset, model, seed, hp, train)
