@@ -59,8 +59,8 @@ class BareLoop:
 
     def __init__(self, images: torch.Tensor, batch: int) -> None:
         self.G, self.D = bare_networks()
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
         self.images, self.batch, self.i = images, batch, 0
 
     def step(self) -> None:

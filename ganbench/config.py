@@ -246,7 +246,9 @@ class LucicConfig:
     shared: Hyperparameters = field(default_factory=Hyperparameters)
     overrides: dict = field(default_factory=dict)  # model -> {hyperparameter: value}
     train: TrainConfig = field(default_factory=TrainConfig)
-    steps_by_dataset: dict = field(default_factory=dict)  # dataset -> steps (paper: 20/100/40 epochs)
+    steps_by_dataset: dict = field(
+        default_factory=dict
+    )  # dataset -> steps (paper: 20/100/40 epochs)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
     def check(self, key: str) -> None:
@@ -269,10 +271,18 @@ class LucicConfig:
         require_choice(self.hparams, HPARAM_SETS.names(), f"{key}.hparams")
         for name, steps in self.steps_by_dataset.items():
             require_choice(name, DATASETS.names(), f"{key}.steps_by_dataset")
-            require(isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1,
-                    f"{key}.steps_by_dataset.{name}", steps, "an int >= 1")
-            require(self.train.num_checkpoints <= steps, f"{key}.steps_by_dataset.{name}", steps,
-                    f"an int >= train.num_checkpoints ({self.train.num_checkpoints})")
+            require(
+                isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1,
+                f"{key}.steps_by_dataset.{name}",
+                steps,
+                "an int >= 1",
+            )
+            require(
+                self.train.num_checkpoints <= steps,
+                f"{key}.steps_by_dataset.{name}",
+                steps,
+                f"an int >= train.num_checkpoints ({self.train.num_checkpoints})",
+            )
         for model, values in self.overrides.items():
             require_choice(model, LOSSES.names(), f"{key}.overrides")
             require(

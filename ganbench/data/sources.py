@@ -18,6 +18,7 @@ from ganbench.data.celeba import IMAGE_DIR, PARTITION_FILE, read_celeba
 from ganbench.data.cifar import TEST_BATCHES, TRAIN_BATCHES, read_cifar10
 from ganbench.data.idx import read_idx
 from ganbench.data.prepared import PreparedData
+from ganbench.data.procedural import ShapesSource
 from ganbench.errors import DataError
 from ganbench.registry import Registry
 
@@ -269,3 +270,4 @@ for _source in (
     _CelebA(name="celeba", image_shape=(3, 64, 64), num_classes=0, counts=None),
 ):
     DATASETS.add(_source.name, _source)
+DATASETS.add(ShapesSource.name, ShapesSource())

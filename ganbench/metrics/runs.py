@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from ganbench.config import EvaluateConfig, RunConfig
@@ -23,7 +22,7 @@ from ganbench.metrics.evaluate import (
 from ganbench.metrics.features import FeatureExtractor
 from ganbench.training import checkpoint as ckpt
 from ganbench.training.loop import build_networks
-from ganbench.training.sampling import LATENTS, standing_statistics
+from ganbench.training.sampling import LATENTS, standing_statistics, to_uint8
 
 
 def load_generator(path: Path, device: torch.device) -> tuple[nn.Module, RunConfig, int]:
@@ -112,6 +111,24 @@ def save_sample_grid(
         batches=cfg.standing_stats_batches,
         batch_size=cfg.batch_size,
     )
-    images = G(seeded_latent(sample, z_dim, cfg.seed, device)(cfg.grid_size**2)).cpu()
+    images = to_uint8(G(seeded_latent(sample, z_dim, cfg.seed, device)(cfg.grid_size**2))).cpu()
+    write_grid_png(path, images, nrow=cfg.grid_size)
+
+
+def write_grid_png(path: str | Path, images: torch.Tensor, *, nrow: int, padding: int = 2) -> None:
+    """uint8 (N, C, H, W) -> one PNG with ``nrow`` images per row, ``padding`` black pixels apart."""
+    from PIL import Image
+
+    n, c, h, w = images.shape
+    rows = -(-n // nrow)
+    grid = torch.zeros(
+        c, padding + rows * (h + padding), padding + nrow * (w + padding), dtype=torch.uint8
+    )
+    for i in range(n):
+        r, k = divmod(i, nrow)
+        y, x = padding + r * (h + padding), padding + k * (w + padding)
+        grid[:, y : y + h, x : x + w] = images[i]
+    array = grid.permute(1, 2, 0).numpy()
+    image = Image.fromarray(array[..., 0] if c == 1 else array)
     with atomic_path(path) as tmp:
-        torchvision.utils.save_image(images, tmp, nrow=cfg.grid_size, padding=2, format="png")
+        image.save(tmp, format="PNG")

@@ -1,0 +1,153 @@
+"""End to end: the real `dvc repro` in a temporary copy of the repo, on a tiny params file.
+
+Checks every declared output, the report rows, that adding a seed trains only the new run, and
+that a training run killed mid-way resumes under `dvc repro` and ends where an uninterrupted
+run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ["ns", "wgan_gp", "began", "vae"]
+
+TINY = {
+    "data": {"shapes": {"root": None}},
+    "features": {"extractor": "classifier", "weights_path": None, "batch_size": 250},
+    "classifier": {"width": 8, "epochs": 1, "batch_size": 64, "lr": 0.003, "seed": 0,
+                   "min_accuracy": 0.5},
+    "lucic": {
+        "datasets": ["shapes"], "models": MODELS, "seeds": [0],
+        "hparams": "shared", "shared": {"lr": 0.0005, "beta1": 0.5},
+        "overrides": {"wgan_gp": {"d_batchnorm": False}},
+        "train": {"steps": 24, "batch_size": 16, "width": 0.125, "num_checkpoints": 2,
+                  "resume_every": 12, "threads": 1},
+        "steps_by_dataset": {},
+        "evaluate": {"num_fake": 200, "kid_subsets": 5, "kid_subset_size": 100,
+                     "is_splits": 2, "standing_stats_batches": 2, "batch_size": 100,
+                     "grid_size": 4},
+    },
+}
+
+
+def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    if check and proc.returncode:
+        raise AssertionError(f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("repo")
+    for name in ("dvc.yaml", "pyproject.toml"):
+        shutil.copy(REPO / name, root / name)
+    for name in ("stages", "ganbench"):
+        shutil.copytree(REPO / name, root / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (root / "params.yaml").write_text(yaml.safe_dump(TINY))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    dvc(root, "init", "-q")
+    dvc(root, "config", "core.analytics", "false")
+    return root
+
+
+def run_names(seeds=(0,)) -> list[str]:
+    return [f"lucic-shapes-{m}-{s}" for m in MODELS for s in seeds]
+
+
+def test_repro_writes_every_declared_output(repo):
+    dvc(repo, "repro")
+    assert (repo / "data/prepared/shapes.npz").is_file()
+    assert (repo / "models/classifier-shapes.pt").is_file()
+    assert (repo / "refstats/shapes.npz").is_file()
+    baselines = json.loads((repo / "metrics/lucic-shapes-baselines.json").read_text())
+    assert set(baselines["rows"]) == {"real_train", "untrained_generator"}
+    # the floor sits below the ceiling
+    assert baselines["rows"]["real_train"]["fid"] < baselines["rows"]["untrained_generator"]["fid"]
+    for run in run_names():
+        record = json.loads((repo / f"metrics/{run}.json").read_text())
+        assert record["status"] in ("ok", "diverged")
+        assert [c["step"] for c in record["checkpoints"]] == [12, 24]
+        assert record["protocol"]["n_fake"] == 200 and record["protocol"]["reference_split"] == "test"
+        assert (repo / f"evaluations/{run}/samples.png").is_file()
+        assert (repo / f"runs/{run}/status.json").is_file()
+    for out in ("reports/lucic.md", "reports/lucic.csv", "reports/lucic.tex",
+                "reports/lucic/summary.json", "reports/lucic/fid_curves.csv",
+                "reports/lucic/figures/fid_vs_step.png"):
+        assert (repo / out).is_file(), out
+    report = (repo / "reports/lucic.md").read_text()
+    for name in ("NS GAN", "WGAN GP", "BEGAN", "VAE", "Lucic et al. 2018"):
+        assert name in report
+    assert "real train" in report.lower() and "untrained" in report.lower()
+    status = dvc(repo, "status").stdout
+    assert "changed" not in status, status
+    assert "metrics/lucic-shapes-ns-0.json" in dvc(repo, "metrics", "show").stdout
+
+
+def test_adding_a_seed_trains_only_the_new_runs(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["lucic"]["seeds"] = [0, 1]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    status = dvc(repo, "status").stdout
+    stale = {line.strip().rstrip(":") for line in status.splitlines() if line.endswith(":")}
+    assert {f"train@shapes-{m}-1" for m in MODELS} <= stale, status
+    assert not {f"train@shapes-{m}-0" for m in MODELS} & stale, status
+    params["lucic"]["seeds"] = [0]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def test_killed_training_resumes_to_the_same_result(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["lucic"].update(models=["ns"], seeds=[0])
+    params["lucic"]["train"].update(steps=400, resume_every=20, num_checkpoints=2)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    run_dir = repo / "runs/lucic-shapes-ns-0"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "train@shapes-ns-0"],
+                            cwd=repo, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    resume = run_dir / "resume.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (resume.exists() and resume.stat().st_mtime > 0
+                                          and _snapshot_step(resume) >= 40):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = _snapshot_step(resume)
+    assert 40 <= killed_at < 400, "training finished before it could be killed"
+    assert not (run_dir / "status.json").exists()
+
+    out = dvc(repo, "repro", "evaluate@shapes-ns-0").stdout
+    assert "resuming from step" in out
+    resumed = json.loads((repo / "metrics/lucic-shapes-ns-0.json").read_text())
+
+    shutil.rmtree(run_dir)  # retrain from scratch, uninterrupted
+    dvc(repo, "repro", "train@shapes-ns-0")
+    dvc(repo, "repro", "evaluate@shapes-ns-0")
+    fresh = json.loads((repo / "metrics/lucic-shapes-ns-0.json").read_text())
+    assert resumed["checkpoints"] == fresh["checkpoints"]
+    assert resumed["best"] == fresh["best"]
+
+
+def _snapshot_step(path: Path) -> int:
+    import torch
+
+    try:
+        return int(torch.load(path, weights_only=True)["step"])
+    except Exception:
+        return -1
