@@ -26,26 +26,48 @@ MODELS = ["ns", "wgan_gp", "began", "vae"]
 TINY = {
     "data": {"shapes": {"root": None}},
     "features": {"extractor": "classifier", "weights_path": None, "batch_size": 250},
-    "classifier": {"width": 8, "epochs": 1, "batch_size": 64, "lr": 0.003, "seed": 0,
-                   "min_accuracy": 0.5},
+    "classifier": {
+        "width": 8,
+        "epochs": 1,
+        "batch_size": 64,
+        "lr": 0.003,
+        "seed": 0,
+        "min_accuracy": 0.5,
+    },
     "lucic": {
-        "datasets": ["shapes"], "models": MODELS, "seeds": [0],
-        "hparams": "shared", "shared": {"lr": 0.0005, "beta1": 0.5},
+        "datasets": ["shapes"],
+        "models": MODELS,
+        "seeds": [0],
+        "hparams": "shared",
+        "shared": {"lr": 0.0005, "beta1": 0.5},
         "overrides": {"wgan_gp": {"d_batchnorm": False}},
-        "train": {"steps": 24, "batch_size": 16, "width": 0.125, "num_checkpoints": 2,
-                  "resume_every": 12, "threads": 1},
+        "train": {
+            "steps": 24,
+            "batch_size": 16,
+            "width": 0.125,
+            "num_checkpoints": 2,
+            "resume_every": 12,
+            "threads": 1,
+        },
         "steps_by_dataset": {},
-        "evaluate": {"num_fake": 200, "kid_subsets": 5, "kid_subset_size": 100,
-                     "is_splits": 2, "standing_stats_batches": 2, "batch_size": 100,
-                     "grid_size": 4},
+        "evaluate": {
+            "num_fake": 200,
+            "kid_subsets": 5,
+            "kid_subset_size": 100,
+            "is_splits": 2,
+            "standing_stats_batches": 2,
+            "batch_size": 100,
+            "grid_size": 4,
+        },
     },
 }
 
 
 def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
     if check and proc.returncode:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -57,8 +79,9 @@ def repo(tmp_path_factory) -> Path:
     for name in ("dvc.yaml", "pyproject.toml"):
         shutil.copy(REPO / name, root / name)
     for name in ("stages", "ganbench"):
-        shutil.copytree(REPO / name, root / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(
+            REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        )
     (root / "params.yaml").write_text(yaml.safe_dump(TINY))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     dvc(root, "init", "-q")
@@ -83,12 +106,19 @@ def test_repro_writes_every_declared_output(repo):
         record = json.loads((repo / f"metrics/{run}.json").read_text())
         assert record["status"] in ("ok", "diverged")
         assert [c["step"] for c in record["checkpoints"]] == [12, 24]
-        assert record["protocol"]["n_fake"] == 200 and record["protocol"]["reference_split"] == "test"
+        assert (
+            record["protocol"]["n_fake"] == 200 and record["protocol"]["reference_split"] == "test"
+        )
         assert (repo / f"evaluations/{run}/samples.png").is_file()
         assert (repo / f"runs/{run}/status.json").is_file()
-    for out in ("reports/lucic.md", "reports/lucic.csv", "reports/lucic.tex",
-                "reports/lucic/summary.json", "reports/lucic/fid_curves.csv",
-                "reports/lucic/figures/fid_vs_step.png"):
+    for out in (
+        "reports/lucic.md",
+        "reports/lucic.csv",
+        "reports/lucic.tex",
+        "reports/lucic/summary.json",
+        "reports/lucic/fid_curves.csv",
+        "reports/lucic/figures/fid_vs_step.png",
+    ):
         assert (repo / out).is_file(), out
     report = (repo / "reports/lucic.md").read_text()
     for name in ("NS GAN", "WGAN GP", "BEGAN", "VAE", "Lucic et al. 2018"):
@@ -118,13 +148,19 @@ def test_killed_training_resumes_to_the_same_result(repo):
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     run_dir = repo / "runs/lucic-shapes-ns-0"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "train@shapes-ns-0"],
-                            cwd=repo, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "train@shapes-ns-0"],
+        cwd=repo,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     resume = run_dir / "resume.pt"
     deadline = time.time() + 120
-    while time.time() < deadline and not (resume.exists() and resume.stat().st_mtime > 0
-                                          and _snapshot_step(resume) >= 40):
+    while time.time() < deadline and not (
+        resume.exists() and resume.stat().st_mtime > 0 and _snapshot_step(resume) >= 40
+    ):
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
