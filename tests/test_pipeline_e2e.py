@@ -23,24 +23,15 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["ns", "wgan_gp", "began", "vae"]
 
-TINY = {
+OVERRIDES = {
     "data": {"shapes": {"root": None}},
-    "features": {"extractor": "classifier", "weights_path": None, "batch_size": 250},
-    "classifier": {
-        "width": 8,
-        "epochs": 1,
-        "batch_size": 64,
-        "lr": 0.003,
-        "seed": 0,
-        "min_accuracy": 0.5,
-    },
+    "features": {"batch_size": 250},
+    "classifier": {"width": 8, "epochs": 1, "batch_size": 64, "lr": 0.003, "min_accuracy": 0.5},
     "lucic": {
         "datasets": ["shapes"],
         "models": MODELS,
         "seeds": [0],
-        "hparams": "shared",
-        "shared": {"lr": 0.0005, "beta1": 0.5},
-        "overrides": {"wgan_gp": {"d_batchnorm": False}},
+        "shared": {"lr": 0.0005},
         "train": {
             "steps": 24,
             "batch_size": 16,
@@ -49,7 +40,6 @@ TINY = {
             "resume_every": 12,
             "threads": 1,
         },
-        "steps_by_dataset": {},
         "evaluate": {
             "num_fake": 200,
             "kid_subsets": 5,
@@ -61,6 +51,18 @@ TINY = {
         },
     },
 }
+
+
+def merged(base: dict, changes: dict) -> dict:
+    out = dict(base)
+    for key, value in changes.items():
+        is_section = isinstance(value, dict) and isinstance(base.get(key), dict) and key != "data"
+        out[key] = merged(base[key], value) if is_section else value
+    return out
+
+
+# the repo's params.yaml with tiny sizes: every key DVC tracks stays present
+TINY = merged(yaml.safe_load((REPO / "params.yaml").read_text()), OVERRIDES)
 
 
 def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
