@@ -112,11 +112,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ours = Trainer(cfg, images, tmp)
         bare = BareLoop(images, 64)
-        timed(ours.train_step, 5), timed(bare.step, 5)  # warm-up
-        rates = {"ganbench": [], "bare": []}
-        for _ in range(args.rounds):
-            rates["ganbench"].append(timed(ours.train_step, args.steps))
-            rates["bare"].append(timed(bare.step, args.steps))
+        loops = {"ganbench": ours.train_step, "bare": bare.step}
+        for step in loops.values():  # warm-up: allocator, kernels, Adam state
+            timed(step, 10)
+        rates = {name: [] for name in loops}
+        for r in range(args.rounds):  # alternate the order so drift hits both loops alike
+            for name in list(loops)[:: 1 if r % 2 == 0 else -1]:
+                rates[name].append(timed(loops[name], args.steps))
     med = {k: statistics.median(v) for k, v in rates.items()}
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, width 1, batch 64, "

@@ -84,11 +84,10 @@ class Trainer:
         self.G, self.D = (
             m.to(self.device) for m in build_networks(cfg, self.objective, self.image_shape)
         )
-        betas = (hp.beta1, hp.beta2)
         g_params = list(self.objective.generator_parameters(self.G, self.D))
-        self.opt_g = torch.optim.Adam(g_params, lr=hp.lr, betas=betas)
+        self.opt_g = make_adam(g_params, hp, self.device)
         self.opt_d = (
-            torch.optim.Adam(self.D.parameters(), lr=hp.lr, betas=betas)
+            make_adam(self.D.parameters(), hp, self.device)
             if self.objective.trains_discriminator
             else None
         )
