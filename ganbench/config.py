@@ -122,7 +122,11 @@ class ClassifierConfig:
 @dataclass(frozen=True)
 class FeaturesConfig:
     extractor: str = "classifier"
-    weights_path: str | None = None  # for extractors with external weights (Inception)
+    # External weights (Inception): a path, else $GANBENCH_INCEPTION_WEIGHTS, the torch hub cache,
+    # then a download. Ignored by extractors the pipeline trains (classifier).
+    weights_path: str | None = None
+    # Expected hex prefix of the weights file's SHA-256 (null: the extractor's official one).
+    weights_sha256: str | None = None
     batch_size: int = 500
 
     def check(self, key: str) -> None:
@@ -130,6 +134,14 @@ class FeaturesConfig:
 
         require_choice(self.extractor, FEATURE_EXTRACTORS.names(), f"{key}.extractor")
         require(self.batch_size >= 1, f"{key}.batch_size", self.batch_size, "an int >= 1")
+        if self.weights_sha256 is not None:
+            digest = self.weights_sha256
+            require(
+                8 <= len(digest) <= 64 and all(c in "0123456789abcdefABCDEF" for c in digest),
+                f"{key}.weights_sha256",
+                digest,
+                "null or 8 to 64 hex digits (a prefix of the file's SHA-256)",
+            )
 
 
 @dataclass(frozen=True)

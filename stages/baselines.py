@@ -6,9 +6,9 @@ from ganbench.cli import run_stage, stage_parser
 from ganbench.config import load_params
 from ganbench.data import load_prepared
 from ganbench.io import write_json
-from ganbench.metrics import build_extractor
 from ganbench.metrics.baselines import sanity_rows
 from ganbench.metrics.evaluate import Reference
+from ganbench.metrics.features import extractor_from_params
 from ganbench.training.loop import resolve_device
 
 
@@ -17,7 +17,7 @@ def main(args) -> None:
     device = resolve_device(params.lucic.train.device)
     if params.lucic.train.threads:
         torch.set_num_threads(params.lucic.train.threads)
-    extractor = build_extractor(params.features.extractor, weights_path=args.weights, device=device)
+    extractor = extractor_from_params(params.features, trained_weights=args.weights, device=device)
     record = sanity_rows(
         load_prepared(args.data), extractor, Reference.load(args.reference), params.lucic, device
     )

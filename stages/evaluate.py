@@ -5,8 +5,8 @@ import torch
 from ganbench.cli import run_stage, stage_parser
 from ganbench.config import load_params
 from ganbench.io import write_json
-from ganbench.metrics import build_extractor
 from ganbench.metrics.evaluate import Reference
+from ganbench.metrics.features import extractor_from_params
 from ganbench.metrics.runs import evaluate_run, save_sample_grid
 from ganbench.training.loop import resolve_device
 
@@ -16,7 +16,7 @@ def main(args) -> None:
     device = resolve_device(params.lucic.train.device)
     if params.lucic.train.threads:
         torch.set_num_threads(params.lucic.train.threads)
-    extractor = build_extractor(params.features.extractor, weights_path=args.weights, device=device)
+    extractor = extractor_from_params(params.features, trained_weights=args.weights, device=device)
     reference = Reference.load(args.reference)
     cfg = params.lucic.evaluate
     record, best = evaluate_run(

@@ -3,8 +3,8 @@
 from ganbench.cli import run_stage, stage_parser
 from ganbench.config import load_params
 from ganbench.data import load_prepared
-from ganbench.metrics import build_extractor
 from ganbench.metrics.evaluate import build_reference
+from ganbench.metrics.features import extractor_from_params, extractor_label
 from ganbench.training.loop import resolve_device
 
 
@@ -13,12 +13,12 @@ def main(args) -> None:
     split = params.lucic.evaluate.reference_split
     data = load_prepared(args.data)
     images, _ = data.split(split)
-    extractor = build_extractor(
-        params.features.extractor,
-        weights_path=args.weights,
+    extractor = extractor_from_params(
+        params.features,
+        trained_weights=args.weights,
         device=resolve_device(params.lucic.train.device),
     )
-    label = f"{data.name}-cnn" if extractor.name == "classifier" else extractor.name
+    label = extractor_label(params.features.extractor, data.name)
     ref = build_reference(
         extractor,
         images,

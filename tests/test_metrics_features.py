@@ -33,18 +33,34 @@ def make_classifier_weights(path: Path) -> Path:
 
 
 # One weights maker per registered extractor: a new registry entry fails here until it has one.
-WEIGHTS_MAKERS = {"classifier": make_classifier_weights}
-IMAGE_SHAPES = {"classifier": (1, 28, 28)}
+# A maker takes (request, tmp_path) and returns the path of a weights file for that extractor.
+WEIGHTS_MAKERS = {
+    "classifier": lambda request, tmp_path: make_classifier_weights(tmp_path / "classifier.pt"),
+    # random Inception weights, written once per session (conftest.py)
+    "inception": lambda request, tmp_path: request.getfixturevalue("inception_weights")[0],
+}
+IMAGE_SHAPES = {"classifier": (1, 28, 28), "inception": (1, 28, 28)}
 
 
 def test_every_extractor_has_a_weights_maker():
     assert sorted(WEIGHTS_MAKERS) == FEATURE_EXTRACTORS.names()
+    assert sorted(IMAGE_SHAPES) == FEATURE_EXTRACTORS.names()
 
 
 @pytest.fixture(params=FEATURE_EXTRACTORS.names())
 def extractor_and_path(request, tmp_path):
-    path = WEIGHTS_MAKERS[request.param](tmp_path / f"{request.param}.pt")
-    return build_extractor(request.param, weights_path=path, device="cpu"), path
+    path = WEIGHTS_MAKERS[request.param](request, tmp_path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    extractor = build_extractor(
+        request.param, weights_path=path, device="cpu", expected_sha256=digest[:8]
+    )
+    return extractor, path
+
+
+def test_expected_sha256_is_checked(extractor_and_path):
+    extractor, path = extractor_and_path
+    with pytest.raises(UserError, match="does not start with"):
+        build_extractor(extractor.name, weights_path=path, expected_sha256="00000000")
 
 
 def random_images(n: int, shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:
@@ -67,8 +83,10 @@ def test_all_at_once_equals_one_by_one(extractor_and_path):
     features, logits = extract_features(extractor, [images])
     one_by_one = extract_features(extractor, (image[None] for image in images))
     assert features.dtype == np.float64 and logits.dtype == np.float64
-    torch.testing.assert_close(torch.from_numpy(features), torch.from_numpy(one_by_one[0]))
-    torch.testing.assert_close(torch.from_numpy(logits), torch.from_numpy(one_by_one[1]))
+    # float32 convolutions may pick a different algorithm per batch size: float32 tolerance
+    tol = {"rtol": 1e-5, "atol": 1e-5}
+    torch.testing.assert_close(torch.from_numpy(features), torch.from_numpy(one_by_one[0]), **tol)
+    torch.testing.assert_close(torch.from_numpy(logits), torch.from_numpy(one_by_one[1]), **tol)
 
 
 def test_weights_sha256_is_the_file_hash(extractor_and_path):
@@ -136,7 +154,7 @@ def test_wrong_images_raise(tmp_path):
 
 
 def test_unknown_extractor_lists_choices(tmp_path):
-    with pytest.raises(ConfigError, match="features.extractor.*'nope'.*classifier"):
+    with pytest.raises(ConfigError, match="features.extractor.*'nope'.*classifier, inception"):
         build_extractor("nope", weights_path=tmp_path / "x.pt")
 
 
@@ -162,3 +180,26 @@ def test_train_classifier_smoke_and_determinism():
     assert accuracy_again == accuracy
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(again.state_dict()[name], tensor, rtol=0, atol=0)
+
+
+def test_scoring_refuses_a_reference_from_another_extractor(tmp_path):
+    from types import SimpleNamespace
+
+    from ganbench.config import EvaluateConfig
+    from ganbench.errors import DataError
+    from ganbench.metrics.evaluate import Reference, score_images
+
+    extractor = build_extractor("classifier", weights_path=make_classifier_weights(tmp_path / "c"))
+    meta = {"extractor": "inception", "weights_sha256": "6726825d" + "0" * 56}
+    reference = Reference(np.zeros(16), np.eye(16), np.zeros((4, 16), np.float32), meta)
+    with pytest.raises(DataError, match="made by extractor 'inception'.*dvc repro refstats"):
+        score_images(np.zeros((4, 1, 28, 28), np.uint8), extractor, reference, EvaluateConfig())
+    other = SimpleNamespace(name="classifier", weights_sha256="f" * 64)
+    meta = {"extractor": "classifier", "weights_sha256": extractor.weights_sha256}
+    with pytest.raises(DataError, match="same feature network"):
+        score_images(
+            np.zeros((4, 1, 28, 28), np.uint8),
+            other,
+            Reference(reference.mu, reference.sigma, reference.features, meta),
+            EvaluateConfig(),
+        )

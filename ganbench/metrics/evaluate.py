@@ -115,10 +115,22 @@ def score(
     return dict(zip(SCORE_KEYS, (fid, kid_mean, kid_std, is_mean, is_std), strict=True))
 
 
+def check_reference(reference: Reference, extractor: FeatureExtractor) -> None:
+    """Refuse to score with an extractor other than the one that made the reference statistics."""
+    made_by = (reference.meta["extractor"], reference.meta["weights_sha256"])
+    if made_by != (extractor.name, extractor.weights_sha256):
+        raise DataError(
+            f"reference statistics were made by extractor '{made_by[0]}' (weights SHA-256 "
+            f"{made_by[1][:12]}…), but scoring uses '{extractor.name}' ({extractor.weights_sha256[:12]}…); "
+            "re-run `dvc repro refstats` so both use the same feature network"
+        )
+
+
 def score_images(
     images: np.ndarray, extractor: FeatureExtractor, reference: Reference, cfg: EvaluateConfig
 ) -> dict[str, float]:
     """Scores of a uint8 image array (e.g. the real training split: the floor of the table)."""
+    check_reference(reference, extractor)
     features, logits, stats = features_and_stats(extractor, batches_of(images, cfg.batch_size))
     return score(features, logits, stats.mean(), stats.cov(), reference, cfg)
 
@@ -150,6 +162,7 @@ def score_generator(
 
     The same seeds are used for every checkpoint, so checkpoints are compared on identical z.
     """
+    check_reference(reference, extractor)
     standing_statistics(
         G,
         seeded_latent(sample, z_dim, cfg.seed + 1, device),

@@ -1,9 +1,13 @@
 """Feature extractors: uint8 images in, (features, logits) out, looked up by name.
 
-``FEATURE_EXTRACTORS`` maps a name (params key ``features.extractor``) to a *builder*
-``(*, weights_path, device) -> FeatureExtractor``. Every extractor takes its weights from a file so
-its numbers are tied to ``weights_sha256``; an ``inception`` entry (torch-fidelity's InceptionV3
-with a local weights file) registers with the same builder signature.
+``FEATURE_EXTRACTORS`` maps a name (params key ``features.extractor``) to an :class:`ExtractorSpec`:
+a builder ``(*, weights_path, device, expected_sha256) -> FeatureExtractor``, where its weights come
+from (trained by the pipeline's ``classifier@<dataset>`` stage, or an external file such as the
+Inception weights) and the label its numbers carry in reports ("FID (fashion_mnist-cnn features)").
+Every extractor takes its weights from a file, so every number is tied to ``weights_sha256``.
+
+Registered: ``classifier`` (the small CNN trained offline here, see ``classifier.py``) and
+``inception`` (torch-fidelity's TF1-parity InceptionV3, see ``inception.py``).
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -21,6 +26,9 @@ from ganbench.errors import UserError
 from ganbench.io import torch_load, torch_save
 from ganbench.metrics.classifier import FeatureCNN
 from ganbench.registry import Registry
+
+if TYPE_CHECKING:
+    from ganbench.config import FeaturesConfig
 
 CLASSIFIER_FORMAT = "ganbench.classifier/1"
 CLASSIFIER_KEYS = ("format", "config", "state_dict", "meta")
@@ -38,15 +46,62 @@ class FeatureExtractor(Protocol):
         ...
 
 
-ExtractorBuilder = Callable[..., FeatureExtractor]  # (*, weights_path, device) -> extractor
-FEATURE_EXTRACTORS: Registry[ExtractorBuilder] = Registry("features.extractor")
+ExtractorBuilder = Callable[..., FeatureExtractor]  # (*, weights_path, device, expected_sha256)
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """A registered extractor: how to build it, where its weights come from, how to label it."""
+
+    build: ExtractorBuilder
+    trained_in_pipeline: bool  # True: weights from classifier@<dataset>; False: an external file
+    label: Callable[[str], str]  # dataset name -> label shown next to every number it makes
+
+
+FEATURE_EXTRACTORS: Registry[ExtractorSpec] = Registry("features.extractor")
 
 
 def build_extractor(
-    name: str, *, weights_path: str | os.PathLike, device: str | torch.device = "cpu"
+    name: str,
+    *,
+    weights_path: str | os.PathLike | None,
+    device: str | torch.device = "cpu",
+    expected_sha256: str | None = None,
 ) -> FeatureExtractor:
-    """Build the extractor registered as ``name``; an unknown name raises ConfigError (choices)."""
-    return FEATURE_EXTRACTORS.get(name)(weights_path=weights_path, device=device)
+    """Build the extractor registered as ``name``; an unknown name raises ConfigError (choices).
+
+    ``expected_sha256`` (a hex prefix of the weights file's SHA-256) is checked when given; the
+    Inception extractor checks its official prefix when it is not.
+    """
+    spec = FEATURE_EXTRACTORS.get(name)
+    return spec.build(weights_path=weights_path, device=device, expected_sha256=expected_sha256)
+
+
+def extractor_from_params(
+    features: FeaturesConfig,
+    *,
+    trained_weights: str | os.PathLike,
+    device: str | torch.device = "cpu",
+) -> FeatureExtractor:
+    """The extractor ``features.extractor`` names, with its weights: the file the pipeline trained
+    (``trained_weights``, the classifier) or the external one from ``features.weights_path``."""
+    spec = FEATURE_EXTRACTORS.get(features.extractor, "features.extractor")
+    weights = trained_weights if spec.trained_in_pipeline else features.weights_path
+    return spec.build(weights_path=weights, device=device, expected_sha256=features.weights_sha256)
+
+
+def extractor_label(name: str, dataset: str) -> str:
+    """The label of the numbers extractor ``name`` makes on ``dataset`` (e.g. fashion_mnist-cnn)."""
+    return FEATURE_EXTRACTORS.get(name, "features.extractor").label(dataset)
+
+
+def check_sha256(path: str | os.PathLike, digest: str, expected_sha256: str | None) -> None:
+    """Raise when ``expected_sha256`` is given and ``digest`` (the file's SHA-256) does not start with it."""
+    if expected_sha256 is not None and not digest.startswith(expected_sha256.lower()):
+        raise UserError(
+            f"weights file {path} has SHA-256 {digest}, which does not start with the expected "
+            f"{expected_sha256!r} (params key 'features.weights_sha256'): wrong or changed file"
+        )
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -138,12 +193,32 @@ class ClassifierExtractor:
         return self.model.features_and_logits(x)
 
 
-@FEATURE_EXTRACTORS.register("classifier")
 def build_classifier_extractor(
-    *, weights_path: str | os.PathLike, device: str | torch.device = "cpu"
+    *,
+    weights_path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    expected_sha256: str | None = None,
 ) -> ClassifierExtractor:
     model, _ = load_classifier(weights_path, device=device)
-    return ClassifierExtractor(model, sha256_file(weights_path), device)
+    digest = sha256_file(weights_path)
+    check_sha256(weights_path, digest, expected_sha256)
+    return ClassifierExtractor(model, digest, device)
+
+
+def _build_inception(**kwargs: Any) -> FeatureExtractor:
+    from ganbench.metrics.inception import build_inception_extractor  # imports torch-fidelity
+
+    return build_inception_extractor(**kwargs)
+
+
+FEATURE_EXTRACTORS.add(
+    "classifier",
+    ExtractorSpec(build_classifier_extractor, True, lambda dataset: f"{dataset}-cnn"),
+)
+FEATURE_EXTRACTORS.add(
+    "inception",
+    ExtractorSpec(_build_inception, False, lambda dataset: "inception-v3 (torch-fidelity)"),
+)
 
 
 def extract_features(

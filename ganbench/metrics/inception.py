@@ -1,0 +1,232 @@
+"""The standard Inception extractor: torch-fidelity's TF1-parity InceptionV3, registered as ``inception``.
+
+We do not port the network: ``torch_fidelity.feature_extractor_inceptionv3.FeatureExtractorInceptionV3``
+is the port of the 2015-12-05 TensorFlow graph that torch-fidelity holds to TF1 (FID within 1e-5
+relative). It takes uint8 N×3×H×W, resizes to 299×299 with TF1-compatible bilinear interpolation and
+scales to [-1, 1]; we ask it for
+
+- ``'2048'``: pool3 features, used for FID, KID and precision/recall/density/coverage;
+- ``'logits_unbiased'``: the 1008 logits without the fc bias, used for IS (as torch-fidelity and the
+  TF reference do).
+
+Grayscale images are tiled to 3 channels. The module is always in eval mode (BatchNorm uses its
+running statistics; a network left in train mode silently changes FID).
+
+Weights (``weights-inception-2015-12-05-6726825d.pth``, or pytorch-fid's
+``pt_inception-2015-12-05-6726825d.pth`` with the same keys) are found, in order, at:
+
+1. the path in params (``features.weights_path``);
+2. the ``GANBENCH_INCEPTION_WEIGHTS`` environment variable;
+3. the torch hub checkpoint cache (``$TORCH_HOME/hub/checkpoints``) under either file name;
+4. else they are downloaded into that cache from torch-fidelity's release (online users).
+
+The file's SHA-256 must start with the expected prefix (``6726825d``, the torch hub convention of the
+file names; ``features.weights_sha256`` overrides it for a converted file of your own, and tests use
+that for a randomly initialised file they write). The full SHA-256 goes into every metric record.
+
+Safety: torch-fidelity loads its weights with ``torch.load(..., weights_only=False)``. We read the
+file once, check its hash, load it with ``weights_only=True`` (a file that needs code to unpickle is
+refused here), and hand torch-fidelity the same verified bytes in memory, never the path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+
+from ganbench.errors import UserError
+
+INCEPTION_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+    "weights-inception-2015-12-05-6726825d.pth"
+)
+INCEPTION_FILENAMES = (
+    "weights-inception-2015-12-05-6726825d.pth",  # torch-fidelity
+    "pt_inception-2015-12-05-6726825d.pth",  # pytorch-fid, same keys
+)
+INCEPTION_SHA256_PREFIX = "6726825d"
+WEIGHTS_ENV = "GANBENCH_INCEPTION_WEIGHTS"
+FEATURE_DIM = 2048
+NUM_LOGITS = 1008
+# torch-fidelity's feature names: pool3 and the bias-free logits.
+FIDELITY_FEATURES = ("2048", "logits_unbiased")
+
+Downloader = Callable[[str, Path], None]
+
+
+def hub_checkpoint_dir() -> Path:
+    """The torch hub checkpoint cache (honours ``TORCH_HOME``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _download(url: str, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    # Writes to a temporary file, checks the hash prefix, then moves it into place.
+    torch.hub.download_url_to_file(
+        url, str(dst), hash_prefix=INCEPTION_SHA256_PREFIX, progress=True
+    )
+
+
+def find_inception_weights(
+    path: str | os.PathLike | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    download: Downloader | None = _download,
+) -> Path:
+    """The Inception weights file, looked for in the documented order (see the module docstring).
+
+    A path given in params or in the environment must exist (a typo is an error, not a silent
+    fall-through). ``download=None`` means offline: no file found is then an error naming the file,
+    every place looked in and where to get it.
+    """
+    environ = os.environ if environ is None else environ
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise UserError(
+                f"params key 'features.weights_path': Inception weights file {str(p)!r} does not "
+                f"exist; give the path of {INCEPTION_FILENAMES[0]} (or null to search the usual places)"
+            )
+        return p
+    if environ.get(WEIGHTS_ENV):
+        p = Path(environ[WEIGHTS_ENV]).expanduser()
+        if not p.is_file():
+            raise UserError(
+                f"environment variable {WEIGHTS_ENV}={str(p)!r}: Inception weights file does not "
+                f"exist; point it at {INCEPTION_FILENAMES[0]} or unset it"
+            )
+        return p
+    cache = Path(cache_dir) if cache_dir is not None else hub_checkpoint_dir()
+    for name in INCEPTION_FILENAMES:
+        if (cache / name).is_file():
+            return cache / name
+
+    looked = (
+        "params key 'features.weights_path' (null), "
+        f"environment variable {WEIGHTS_ENV} (unset), "
+        f"the torch hub cache {cache} (no {' or '.join(INCEPTION_FILENAMES)})"
+    )
+    how = (
+        f"download {INCEPTION_URL} (or pytorch-fid's {INCEPTION_FILENAMES[1]}) on a machine that is "
+        f"online and put it in {cache}, or set features.weights_path / {WEIGHTS_ENV} to it"
+    )
+    if download is None:
+        raise UserError(
+            f"Inception weights {INCEPTION_FILENAMES[0]} not found; looked in {looked}; {how}"
+        )
+    dst = cache / INCEPTION_FILENAMES[0]
+    try:
+        download(INCEPTION_URL, dst)
+    except Exception as exc:  # offline, proxy, HTTP errors: all end the same way for the user
+        raise UserError(
+            f"Inception weights {INCEPTION_FILENAMES[0]} not found and the download failed ({exc}); "
+            f"looked in {looked}; {how}"
+        ) from None
+    if not dst.is_file():
+        raise UserError(f"downloading {INCEPTION_URL} did not produce {dst}; {how}")
+    return dst
+
+
+def read_verified(path: str | os.PathLike, expected_sha256: str | None) -> tuple[bytes, str]:
+    """The file's bytes and full SHA-256, after checking the hash starts with ``expected_sha256``."""
+    path = Path(path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    expected = (expected_sha256 or INCEPTION_SHA256_PREFIX).lower()
+    if not digest.startswith(expected):
+        raise UserError(
+            f"Inception weights file {path} has SHA-256 {digest}, which does not start with the "
+            f"expected {expected!r}: wrong or corrupt file. Use {INCEPTION_FILENAMES[0]} "
+            f"({INCEPTION_URL}), or set features.weights_sha256 to the hash of your own converted file"
+        )
+    return data, digest
+
+
+def load_inception(
+    data: bytes, *, source: str, device: str | torch.device = "cpu"
+) -> torch.nn.Module:
+    """torch-fidelity's InceptionV3 with the weights in ``data`` (already hash-checked), eval mode."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    how = f"use {INCEPTION_FILENAMES[0]} ({INCEPTION_URL})"
+    try:
+        state_dict = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, or one that needs code to unpickle
+        raise UserError(
+            f"Inception weights file {source} cannot be read safely ({exc}); {how}"
+        ) from None
+    if not isinstance(state_dict, dict) or not all(
+        isinstance(v, torch.Tensor) for v in state_dict.values()
+    ):
+        raise UserError(f"Inception weights file {source} is not a state dict of tensors; {how}")
+    try:
+        # Same verified bytes, re-read from memory: torch-fidelity never touches the file itself.
+        model = FeatureExtractorInceptionV3(
+            "inception-v3-compat",
+            list(FIDELITY_FEATURES),
+            feature_extractor_weights_path=io.BytesIO(data),
+        )
+    except RuntimeError as exc:  # load_state_dict: missing/unexpected keys, shape mismatch
+        first = str(exc).splitlines()[0]
+        raise UserError(
+            f"Inception weights file {source} does not fit torch-fidelity's InceptionV3 ({first}); {how}"
+        ) from None
+    return model.to(device).eval()
+
+
+class InceptionExtractor:
+    """uint8 N×{1,3}×H×W -> pool3 features (N, 2048) and unbiased logits (N, 1008), float32."""
+
+    name = "inception"
+    feature_dim = FEATURE_DIM
+
+    def __init__(self, model: torch.nn.Module, weights_sha256: str, device: str | torch.device):
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.weights_sha256 = weights_sha256
+
+    @torch.no_grad()
+    def __call__(self, images_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if (
+            not isinstance(images_uint8, torch.Tensor)
+            or images_uint8.dtype != torch.uint8
+            or images_uint8.dim() != 4
+            or images_uint8.shape[1] not in (1, 3)
+        ):
+            got = (
+                f"{images_uint8.dtype} {tuple(images_uint8.shape)}"
+                if isinstance(images_uint8, torch.Tensor)
+                else type(images_uint8).__name__
+            )
+            raise UserError(
+                f"the inception extractor takes uint8 N×1×H×W or N×3×H×W tensors; got {got}"
+            )
+        x = images_uint8.to(self.device)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)  # grayscale tiled to RGB, as the reference tools do
+        self.model.eval()
+        features, logits = self.model(x)
+        return features, logits
+
+
+def build_inception_extractor(
+    *,
+    weights_path: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    expected_sha256: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    download: Downloader | None = _download,
+) -> InceptionExtractor:
+    """Find, verify and load the weights; see the module docstring for the search order."""
+    path = find_inception_weights(
+        weights_path, environ=environ, cache_dir=cache_dir, download=download
+    )
+    data, digest = read_verified(path, expected_sha256)
+    return InceptionExtractor(load_inception(data, source=str(path), device=device), digest, device)
