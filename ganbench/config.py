@@ -211,13 +211,17 @@ class EvaluateConfig:
     kid_subset_size: int = 1000
     is_splits: int = 10
     standing_stats_batches: int = 20  # G batches in train mode that re-estimate BN statistics
-    batch_size: int = 500
+    standing_stats_batch_size: int = 500  # their size (fixed, so scores do not hang on batch_size)
+    batch_size: int = 500  # samples per G + extractor batch; does not change any score
     seed: int = 2020  # sampling noise, KID subsets and IS shuffling
     grid_size: int = 8  # sample grid is grid_size x grid_size
+    prdc_k: int = 5  # k-NN of precision/recall/density/coverage (Naeem et al. 2020 use 5)
 
     def check(self, key: str) -> None:
         for name in (
             "num_fake",
+            "prdc_k",
+            "standing_stats_batch_size",
             "kid_subsets",
             "kid_subset_size",
             "is_splits",
@@ -233,6 +237,12 @@ class EvaluateConfig:
             "an int >= 0",
         )
         require_choice(self.reference_split, SPLITS, f"{key}.reference_split")
+        require(
+            self.prdc_k < self.num_fake,
+            f"{key}.prdc_k",
+            self.prdc_k,
+            f"an int < num_fake ({self.num_fake}): the k-th neighbour must exist",
+        )
         require(
             self.kid_subset_size <= self.num_fake,
             f"{key}.kid_subset_size",

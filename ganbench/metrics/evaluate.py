@@ -1,7 +1,12 @@
-"""Evaluation: images or a generator -> streamed features -> FID, KID, IS against a reference.
+"""Evaluation: images or a generator -> streamed features -> FID, KID, IS, P/R/D/C vs a reference.
 
-Features are extracted batch by batch; only the (N, d) features and (N, K) logits are kept, never
-the images. Every score dict carries the same keys (:data:`SCORE_KEYS`).
+Streaming: image batches (from a generator or an array) go through the extractor one at a time and
+are dropped; a :class:`FeatureSink` keeps float64 running sums for the mean and covariance (FID) and
+float32 copies of the features (KID, precision/recall/density/coverage) and logits (IS), written
+into preallocated arrays when the sample count is known. So 50,000 samples at 299×299 never exist
+as images at once: memory is the features (50k × 2048 × 4 B = 410 MB) and logits (200 MB) plus one
+batch. ``benchmarks/eval_memory.py`` measures the peak. Every score dict carries the same keys
+(:data:`SCORE_KEYS`).
 """
 
 from __future__ import annotations
@@ -18,16 +23,27 @@ from torch import Tensor, nn
 
 import ganbench
 from ganbench.config import EvaluateConfig
-from ganbench.errors import DataError
+from ganbench.errors import DataError, UserError
 from ganbench.io import write_npz
-from ganbench.metrics.features import FeatureExtractor, extract_features
+from ganbench.metrics.features import FeatureExtractor
 from ganbench.metrics.fid import frechet_distance
 from ganbench.metrics.inception_score import inception_score
 from ganbench.metrics.kid import kernel_inception_distance
+from ganbench.metrics.prdc import precision_recall_density_coverage
 from ganbench.metrics.stats import RunningStats
 from ganbench.training.sampling import generate_uint8, standing_statistics
 
-SCORE_KEYS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std")
+SCORE_KEYS = (
+    "fid",
+    "kid_mean",
+    "kid_std",
+    "is_mean",
+    "is_std",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+)
 
 
 class NonFiniteSamplesError(ValueError):
@@ -71,19 +87,69 @@ def batches_of(images: np.ndarray, batch_size: int) -> Iterable[Tensor]:
         yield torch.from_numpy(images[i : i + batch_size])
 
 
+class FeatureSink:
+    """Collects extractor outputs batch by batch: running float64 statistics + float32 copies.
+
+    ``capacity`` (the number of samples, when known) preallocates the arrays, so no concatenation
+    ever holds two copies; without it, batches are kept in a list and joined once at the end.
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity = capacity
+        self.count = 0
+        self.stats: RunningStats | None = None
+        self._features: np.ndarray | list[np.ndarray] | None = None
+        self._logits: np.ndarray | list[np.ndarray] | None = None
+
+    def update(self, features: Tensor, logits: Tensor) -> None:
+        f = features.detach().to("cpu", torch.float32).numpy()  # (n, d)
+        g = logits.detach().to("cpu", torch.float32).numpy()  # (n, K)
+        n = f.shape[0]
+        if self.stats is None:
+            self.stats = RunningStats(f.shape[1])
+            if self.capacity is None:
+                self._features, self._logits = [], []
+            else:
+                self._features = np.empty((self.capacity, f.shape[1]), np.float32)
+                self._logits = np.empty((self.capacity, g.shape[1]), np.float32)
+        self.stats.update(features)  # float64 sums of the float32 features
+        if isinstance(self._features, list):
+            self._features.append(f)
+            self._logits.append(g)
+        else:
+            if self.count + n > self.capacity:
+                raise ValueError(f"FeatureSink capacity {self.capacity} exceeded")
+            self._features[self.count : self.count + n] = f
+            self._logits[self.count : self.count + n] = g
+        self.count += n
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, RunningStats]:
+        """(features float32 (N, d), logits float32 (N, K), running statistics)."""
+        if self.stats is None:
+            raise UserError("no images reached the feature extractor")
+        if isinstance(self._features, list):
+            return np.concatenate(self._features), np.concatenate(self._logits), self.stats
+        return self._features[: self.count], self._logits[: self.count], self.stats
+
+
 def features_and_stats(
-    extractor: FeatureExtractor, batches: Iterable[Tensor]
+    extractor: FeatureExtractor, batches: Iterable[Tensor], *, capacity: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, RunningStats]:
-    features, logits = extract_features(extractor, batches)
-    stats = RunningStats(features.shape[1])
-    stats.update(features)
-    return features, logits, stats
+    """Stream ``batches`` of uint8 images through ``extractor``; see :class:`FeatureSink`."""
+    sink = FeatureSink(capacity)
+    for images in batches:
+        sink.update(*extractor(images))
+    if sink.count == 0:
+        raise UserError(f"no images reached the '{extractor.name}' feature extractor")
+    return sink.result()
 
 
 def build_reference(
     extractor: FeatureExtractor, images: np.ndarray, *, batch_size: int, meta: dict
 ) -> Reference:
-    features, _, stats = features_and_stats(extractor, batches_of(images, batch_size))
+    features, _, stats = features_and_stats(
+        extractor, batches_of(images, batch_size), capacity=len(images)
+    )
     meta = {
         **meta,
         "n": int(len(images)),
@@ -91,7 +157,7 @@ def build_reference(
         "extractor": extractor.name,
         "weights_sha256": extractor.weights_sha256,
     }
-    return Reference(stats.mean(), stats.cov(), features.astype(np.float32), meta)
+    return Reference(stats.mean(), stats.cov(), features, meta)
 
 
 def score(
@@ -102,17 +168,20 @@ def score(
     reference: Reference,
     cfg: EvaluateConfig,
 ) -> dict[str, float]:
-    """FID, KID (mean, std over subsets) and IS (mean, std over splits) of one sample set."""
+    """FID, KID (mean, std over subsets), IS (mean, std over splits) and precision, recall,
+    density, coverage (k = ``cfg.prdc_k``) of one sample set against the reference."""
     fid = frechet_distance(mu, sigma, reference.mu, reference.sigma)
     kid_mean, kid_std = kernel_inception_distance(
         features,
-        reference.features.astype(np.float64),
+        reference.features,
         subsets=cfg.kid_subsets,
         subset_size=cfg.kid_subset_size,
         seed=cfg.seed,
     )
     is_mean, is_std = inception_score(logits, splits=cfg.is_splits, seed=cfg.seed)
-    return dict(zip(SCORE_KEYS, (fid, kid_mean, kid_std, is_mean, is_std), strict=True))
+    prdc = precision_recall_density_coverage(reference.features, features, k=cfg.prdc_k)
+    values = (fid, kid_mean, kid_std, is_mean, is_std, *(prdc[k] for k in SCORE_KEYS[5:]))
+    return dict(zip(SCORE_KEYS, values, strict=True))
 
 
 def check_reference(reference: Reference, extractor: FeatureExtractor) -> None:
@@ -131,7 +200,9 @@ def score_images(
 ) -> dict[str, float]:
     """Scores of a uint8 image array (e.g. the real training split: the floor of the table)."""
     check_reference(reference, extractor)
-    features, logits, stats = features_and_stats(extractor, batches_of(images, cfg.batch_size))
+    features, logits, stats = features_and_stats(
+        extractor, batches_of(images, cfg.batch_size), capacity=len(images)
+    )
     return score(features, logits, stats.mean(), stats.cov(), reference, cfg)
 
 
@@ -145,8 +216,14 @@ def _finite(batches: Iterable[Tensor], check: Callable[[], bool]) -> Iterable[Te
 def seeded_latent(
     sample: Callable[..., Tensor], z_dim: int, seed: int, device: torch.device
 ) -> Callable[[int], Tensor]:
-    g = torch.Generator(device=device).manual_seed(seed)
-    return lambda n: sample(n, z_dim, device=device, generator=g)
+    """Draw z on the host from one seeded generator, ``n`` at a time, then move it to ``device``.
+
+    Drawing on the CPU makes the latents the same on every device; the CPU streams of the
+    registered latents are also the same whether drawn at once or in pieces, so the samples do not
+    depend on the evaluation batch size (the tests check both).
+    """
+    g = torch.Generator().manual_seed(seed)
+    return lambda n: sample(n, z_dim, device="cpu", generator=g).to(device)
 
 
 def score_generator(
@@ -167,7 +244,7 @@ def score_generator(
         G,
         seeded_latent(sample, z_dim, cfg.seed + 1, device),
         batches=cfg.standing_stats_batches,
-        batch_size=cfg.batch_size,
+        batch_size=cfg.standing_stats_batch_size,
     )
     finite = [True]
     out = generate_uint8(
@@ -176,7 +253,9 @@ def score_generator(
         num_samples=cfg.num_fake,
         batch_size=cfg.batch_size,
     )
-    features, logits, stats = features_and_stats(extractor, _finite(out, lambda: finite[0]))
+    features, logits, stats = features_and_stats(
+        extractor, _finite(out, lambda: finite[0]), capacity=cfg.num_fake
+    )
     if not finite[0]:
         raise NonFiniteSamplesError("generator output is not finite")
     return score(features, logits, stats.mean(), stats.cov(), reference, cfg)
@@ -220,7 +299,9 @@ def protocol(reference: Reference, cfg: EvaluateConfig, device: torch.device | s
         "kid_subsets": cfg.kid_subsets,
         "kid_subset_size": cfg.kid_subset_size,
         "is_splits": cfg.is_splits,
+        "prdc_k": cfg.prdc_k,
         "standing_stats_batches": cfg.standing_stats_batches,
+        "standing_stats_batch_size": cfg.standing_stats_batch_size,
         "seed": cfg.seed,
         **environment(device),
     }

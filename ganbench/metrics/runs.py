@@ -109,7 +109,7 @@ def save_sample_grid(
         G,
         seeded_latent(sample, z_dim, cfg.seed + 1, device),
         batches=cfg.standing_stats_batches,
-        batch_size=cfg.batch_size,
+        batch_size=cfg.standing_stats_batch_size,
     )
     images = to_uint8(G(seeded_latent(sample, z_dim, cfg.seed, device)(cfg.grid_size**2))).cpu()
     write_grid_png(path, images, nrow=cfg.grid_size)

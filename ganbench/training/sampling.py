@@ -74,9 +74,12 @@ def to_uint8(images: Tensor) -> Tensor:
 def generate_uint8(
     G: nn.Module, sample_z: Callable[[int], Tensor], *, num_samples: int, batch_size: int
 ) -> Iterator[Tensor]:
-    """Yield uint8 batches (n, C, H, W) from G, ``num_samples`` in all; G is used as it is."""
+    """Yield uint8 batches (n, C, H, W) from G, ``num_samples`` in all; G is used as it is.
+
+    Batches stay on G's device (the feature extractor takes them from there; no host round trip).
+    """
     done = 0
     while done < num_samples:
         n = min(batch_size, num_samples - done)
-        yield to_uint8(G(sample_z(n))).cpu()
+        yield to_uint8(G(sample_z(n)))
         done += n
