@@ -17,10 +17,10 @@ from scipy import stats
 
 from ganbench.config import Hyperparameters, load_params
 from ganbench.errors import UserError
-from ganbench.reporting import load_lucic_table2, write_lucic_report
+from ganbench.reporting import load_lucic_table2, paper_comparable, write_lucic_report
 from ganbench.reporting.latex import latex_escape
-from ganbench.reporting.published import MODEL_NAMES
-from ganbench.reporting.render import paper_heading
+from ganbench.reporting.published import MODEL_NAMES, measurement_differences
+from ganbench.reporting.render import paper_column, paper_heading
 
 DATASET = "fashion_mnist"
 MODELS = ("ns", "wgan", "began", "lsgan", "vae")
@@ -38,6 +38,7 @@ PROTOCOL = {
     "kid_subsets": 100,
     "kid_subset_size": 1000,
     "is_splits": 10,
+    "prdc_k": 5,
     "standing_stats_batches": 20,
     "seed": 2020,
     "steps": 1200,
@@ -45,6 +46,14 @@ PROTOCOL = {
     "batch_size": 64,
     "device": "cpu",
     "versions": {"ganbench": "0.1.0", "torch": "2.14.1", "python": "3.11.7"},
+}
+# Lucic et al.'s measurement: Inception features, 10k generated vs 10k real test images.
+INCEPTION_PROTOCOL = {
+    **PROTOCOL,
+    "extractor": "inception",
+    "extractor_label": "inception-v3 (torch-fidelity)",
+    "weights_sha256": "6726825d" + "0" * 56,
+    "feature_dim": 2048,
 }
 
 # (model, seed) -> (status, checkpoint FIDs at steps 300, 600, 900). Best = lowest FID.
@@ -77,10 +86,21 @@ def checkpoint(step: int, fid: float, seed: int) -> dict:
         "kid_std": 0.001,
         "is_mean": 9.0 - fid / 20,
         "is_std": 0.1,
+        **prdc(fid, seed),
     }
 
 
-def make_record(model: str, seed: int) -> dict:
+def prdc(fid: float, seed: int) -> dict:
+    """Precision/recall/density/coverage of a checkpoint, simple functions of its FID and seed."""
+    return {
+        "precision": 0.9 - fid / 1000,
+        "recall": 0.4 + 0.1 * seed,
+        "density": 1.5 - fid / 100,
+        "coverage": 0.7 - fid / 1000 + 0.01 * seed,
+    }
+
+
+def make_record(model: str, seed: int, protocol: dict = PROTOCOL) -> dict:
     status, fids = RUNS[(model, seed)]
     checkpoints = [checkpoint(300 * (i + 1), f, seed) for i, f in enumerate(fids)]
     best = min(checkpoints, key=lambda c: c["fid"]) if checkpoints else None
@@ -97,17 +117,24 @@ def make_record(model: str, seed: int) -> dict:
         "diverged_at_step": 300 * len(fids) + 50 if status == "diverged" else None,
         "reason": "out of memory" if status == "failed" else None,
         "hparams": dict(HPARAMS),
-        "protocol": copy.deepcopy(PROTOCOL),
+        "protocol": copy.deepcopy(protocol),
         "best": best,
         "checkpoints": checkpoints,
     }
 
 
-def baseline_row(fid: float) -> dict:
-    return {"fid": fid, "kid_mean": fid / 1000, "kid_std": 0.0005, "is_mean": 8.5, "is_std": 0.05}
+def baseline_row(fid: float, prdc: tuple[float, float, float, float]) -> dict:
+    return {
+        "fid": fid,
+        "kid_mean": fid / 1000,
+        "kid_std": 0.0005,
+        "is_mean": 8.5,
+        "is_std": 0.05,
+        **dict(zip(("precision", "recall", "density", "coverage"), prdc, strict=True)),
+    }
 
 
-def make_study(root: Path) -> Path:
+def make_study(root: Path, protocol: dict = PROTOCOL) -> Path:
     """Write params.yaml, metrics/ and evaluations/ under ``root``; returns the params path."""
     params = root / "params.yaml"
     params.write_text(
@@ -118,13 +145,13 @@ def make_study(root: Path) -> Path:
     metrics.mkdir()
     for model in MODELS:
         for seed in SEEDS:
-            rec = make_record(model, seed)
+            rec = make_record(model, seed, protocol)
             (metrics / f"{rec['run']}.json").write_text(json.dumps(rec))
             grid = root / "evaluations" / rec["run"] / "samples.png"
             grid.parent.mkdir(parents=True)
             Image.new("L", (16, 16), color=10 * seed + MODELS.index(model)).save(grid)
     baseline_protocol = {
-        k: v for k, v in PROTOCOL.items() if k not in ("steps", "width", "batch_size")
+        k: v for k, v in protocol.items() if k not in ("steps", "width", "batch_size")
     }
     (metrics / f"lucic-{DATASET}-baselines.json").write_text(
         json.dumps(
@@ -132,8 +159,8 @@ def make_study(root: Path) -> Path:
                 "dataset": DATASET,
                 "protocol": baseline_protocol,
                 "rows": {
-                    "real_train": baseline_row(1.23),
-                    "untrained_generator": baseline_row(412.0),
+                    "real_train": baseline_row(1.23, (0.76, 0.74, 0.98, 0.95)),
+                    "untrained_generator": baseline_row(412.0, (0.0, 0.0, 0.0, 0.0)),
                 },
             }
         )
@@ -202,6 +229,11 @@ def test_csv_means_and_stds_match_numpy(study: Path, model: str) -> None:
     assert row["is_mean"] == pytest.approx(np.mean(iss), rel=1e-12)
     assert row["is_std"] == pytest.approx(np.std(iss, ddof=1), rel=1e-9)
     assert row["features"] == "fashion_mnist-cnn"
+    assert row["prdc_k"] == 5
+    for key in ("precision", "recall", "density", "coverage"):
+        values = np.array([prdc(min(RUNS[(model, s)][1]), s)[key] for s in ok_seeds])
+        assert row[f"{key}_mean"] == pytest.approx(np.mean(values), rel=1e-12), key
+        assert row[f"{key}_std"] == pytest.approx(np.std(values, ddof=1), rel=1e-9), key
 
 
 def test_diverged_runs_are_counted_and_excluded(study: Path) -> None:
@@ -294,9 +326,15 @@ def test_latex_and_curves(study: Path) -> None:
         r"fashion\_mnist-cnn",
         r"$\pm$",
         r"KID $\times 10^3$",
+        r"Kynk\"{a}\"{a}nniemi et al. 2019",
+        "Model & precision (k=5) & recall (k=5) & density (k=5) & coverage (k=5) \\\\",
+        r"NS GAN & 0.860 $\pm$ 0.002 & 0.450 $\pm$ 0.071 & 1.103 $\pm$ 0.023 & 0.665 $\pm$ 0.009",
     ):
         assert text in tex, text
-    assert "fashion_mnist-cnn" not in tex and "±" not in tex
+    assert "fashion_mnist-cnn" not in tex and "±" not in tex and "ä" not in tex
+    # our FID/KID/IS table and our PRDC table; no table with the paper's numbers
+    assert tex.count(r"\begin{tabular}") == 2 and "Table 2" not in tex
+    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") == 2
     assert latex_escape("a_b & 5% ± —") == r"a\_b \& 5\% $\pm$ ---"
     curves = pd.read_csv(study / "reports" / "lucic" / "fid_curves.csv")
     assert list(curves.columns) == ["run", "model", "seed", "step", "fid", "kid_mean", "is_mean"]
@@ -353,6 +391,14 @@ def corrupt(rec: dict, how: str) -> None:
         rec["best"]["is_mean"] = float("nan")
     elif how == "seed":
         rec["seed"] = 7
+    elif how == "best.precision":
+        del rec["best"]["precision"]
+    elif how == "checkpoints[0].coverage":
+        del rec["checkpoints"][0]["coverage"]
+    elif how == "protocol.prdc_k":
+        del rec["protocol"]["prdc_k"]
+    elif how == "protocol.n_real":
+        rec["protocol"]["n_real"] = "10k"
 
 
 @pytest.mark.parametrize(
@@ -365,6 +411,10 @@ def corrupt(rec: dict, how: str) -> None:
         "protocol.n_fake",
         "best.is_mean",
         "seed",
+        "best.precision",
+        "checkpoints[0].coverage",
+        "protocol.prdc_k",
+        "protocol.n_real",
     ],
 )
 def test_malformed_record_names_file_and_key(tmp_path: Path, key: str) -> None:
@@ -421,6 +471,215 @@ def test_published_table() -> None:
     row = table[(table["model"] == "ns") & (table["dataset"] == "fashion_mnist")].iloc[0]
     assert (row["fid_mean"], row["fid_std"]) == (pytest.approx(26.5), pytest.approx(1.6))
     assert "78,125 steps" in paper_heading("cifar10")
+
+
+def md_tables(md: str) -> list[tuple[str, list[list[str]]]]:
+    """Every Markdown table of ``md`` as (nearest heading above it, rows of cells; row 0 = header)."""
+    tables, heading, current = [], "", None
+    for line in md.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        if line.startswith("|"):
+            if current is None:
+                current = (heading, [])
+                tables.append(current)
+            if not set(line) <= set("|-"):  # skip the |---| rule
+                current[1].append([c.strip() for c in line.strip("|").split(" | ")])
+        else:
+            current = None
+    return tables
+
+
+def table_under(md: str, heading_start: str) -> list[list[str]]:
+    found = [rows for heading, rows in md_tables(md) if heading.startswith(heading_start)]
+    assert len(found) == 1, (heading_start, [h for h, _ in md_tables(md)])
+    return found[0]
+
+
+def test_prdc_table_rows(study: Path) -> None:
+    md = (study / "reports" / "lucic.md").read_text()
+    rows = table_under(md, "Precision, recall, density, coverage (Fashion-MNIST, fashion_mnist-cnn")
+    assert rows == [
+        ["Model", "precision (k=5)", "recall (k=5)", "density (k=5)", "coverage (k=5)"],
+        ["NS GAN", "0.860 ± 0.002", "0.450 ± 0.071", "1.103 ± 0.023", "0.665 ± 0.009"],
+        ["WGAN", "0.865 ± 0.002", "0.450 ± 0.071", "1.153 ± 0.020", "0.670 ± 0.005"],
+        ["BEGAN", "0.844 ± 0.005", "0.500 ± 0.100", "0.944 ± 0.051", "0.654 ± 0.005"],
+        ["LSGAN", "—", "—", "—", "—"],
+        ["VAE", "0.756 ± 0.004", "0.500 ± 0.100", "0.059 ± 0.043", "0.566 ± 0.009"],
+    ]
+    # it sits under "Our results", before the paper's section
+    ours, paper = md.index("### Our results"), md.index("### Lucic et al. 2018 Table 2")
+    assert ours < md.index("#### Precision, recall, density, coverage") < paper
+    assert "Kynkäänniemi et al. 2019" in md and "Naeem et al. 2020" in md
+    assert "k = 5 nearest neighbours" in md
+    sanity = table_under(md, "Sanity rows (fashion_mnist-cnn features")
+    assert sanity[0][-4:] == ["precision (k=5)", "recall (k=5)", "density (k=5)", "coverage (k=5)"]
+    assert sanity[1][0] == "real train images vs test (floor)"
+    assert sanity[1][-4:] == ["0.760", "0.740", "0.980", "0.950"]
+    assert sanity[2][-4:] == ["0.000"] * 4
+
+
+def test_every_table_of_ours_names_its_extractor(study: Path) -> None:
+    md = (study / "reports" / "lucic.md").read_text()
+    tables = md_tables(md)
+    assert len(tables) == 4  # ours, PRDC, paper, sanity (one hparams setting: a sentence)
+    for heading, rows in tables:
+        if heading == "Hyperparameters" or heading.startswith("Lucic et al. 2018 Table 2"):
+            continue
+        assert "fashion_mnist-cnn" in heading + " ".join(rows[0]), heading
+
+
+@pytest.mark.parametrize(
+    ("change", "comparable"),
+    [
+        ({}, True),
+        ({"extractor": "classifier"}, False),
+        ({"n_real": 5000}, False),
+        ({"n_fake": 5000}, False),
+        ({"reference_split": "train"}, False),
+        # random or converted Inception weights are never the paper's network
+        ({"weights_sha256": "1278e657" + "0" * 56}, False),
+        # training does not enter: it changes what is measured, not how
+        ({"steps": 10, "width": 0.125, "batch_size": 32}, True),
+    ],
+)
+def test_paper_comparable(change: dict, comparable: bool) -> None:
+    protocol = {**INCEPTION_PROTOCOL, **change}
+    assert paper_comparable(protocol) is comparable
+    differences = measurement_differences(protocol)
+    assert (differences == []) is comparable
+    if "n_fake" in change:
+        assert differences == ["5,000 generated images (paper: 10,000)"]
+    if "extractor" in change:
+        assert differences == ["inception-v3 (torch-fidelity) features (paper: Inception)"]
+    if "weights_sha256" in change:
+        assert differences == [
+            "Inception weights with SHA-256 1278e6570000… (paper: the 2015-12-05 graph, 6726825d…)"
+        ]
+
+
+@pytest.fixture(scope="module")
+def inception_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("inception_study")
+    make_study(root, INCEPTION_PROTOCOL)
+    run_report(root)
+    return root
+
+
+OURS_INCEPTION = (
+    "ours: FID (inception-v3 (torch-fidelity) features, 10k vs 10k test, 1,200 steps, "
+    "width ×0.25, one setting, 3 seeds), mean ± std"
+)
+
+
+def test_inception_protocol_puts_paper_beside_ours(inception_study: Path) -> None:
+    md = (inception_study / "reports" / "lucic.md").read_text()
+    paper = paper_column(DATASET)
+    assert paper == (
+        "Lucic et al. 2018 Table 2: FID (Inception, 10k vs 10k test, 15,625 steps, "
+        "best of 100-point search, 50 seeds), mean ± std"
+    )
+    rows = table_under(md, "Side by side: our FID and Lucic et al. 2018 Table 2")
+    assert rows == [
+        ["Model", OURS_INCEPTION, paper, "note"],
+        ["NS GAN", "39.7 ± 2.3 (2 of 3 runs ok)", "26.5 ± 1.6", ""],
+        ["WGAN", "34.7 ± 2.0 (2 of 3 runs ok)", "21.5 ± 1.6", ""],
+        ["BEGAN", "55.6 ± 5.1", "22.9 ± 0.9", ""],
+        ["LSGAN", "— (all 3 runs diverged)", "30.7 ± 2.2", ""],
+        ["VAE", "144.1 ± 4.3", "58.7 ± 1.2", "unverified (not checked against the PDF)"],
+    ]
+    # the paper's own table stays, and the side-by-side one follows it
+    assert md.index(f"### {paper_heading(DATASET)}") < md.index("### Side by side")
+    for text in (
+        "Inception-v3 pool3 features (`inception-v3 (torch-fidelity)`: torch-fidelity's "
+        "TF1-parity port",
+        "with 10,000 generated vs 10,000 real images of the test split, and so do we",
+        "1,200 steps (paper: 15,625); width ×0.25 (paper: ×1); one hyperparameter setting "
+        "(paper: best of a 100-point search); 3 seeds (paper: 50)",
+    ):
+        assert text in md, text
+    assert "not Inception" not in md and "ours differs" not in md
+    # every table of our numbers still names the extractor
+    for heading, table in md_tables(md):
+        if heading == "Hyperparameters" or heading.startswith("Lucic et al. 2018 Table 2"):
+            continue
+        assert "inception-v3 (torch-fidelity)" in heading + " ".join(table[0]), heading
+    tex = (inception_study / "reports" / "lucic.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 3
+    assert latex_escape(OURS_INCEPTION) in tex and latex_escape(paper) in tex
+    assert r"NS GAN & 39.7 $\pm$ 2.3 (2 of 3 runs ok) & 26.5 $\pm$ 1.6 &  \\" in tex
+    assert "(not Inception)" not in tex
+    csv = (inception_study / "reports" / "lucic.csv").read_text()
+    assert "26.5" not in csv  # the CSV holds our numbers only
+
+
+def assert_no_table_mixes_ours_and_paper(md: str, label: str) -> None:
+    paper = load_lucic_table2().set_index(["model", "dataset"])
+    paper_cells = {
+        f"{paper.loc[(m, DATASET), 'fid_mean']:.1f} ± {paper.loc[(m, DATASET), 'fid_std']:.1f}"
+        for m in MODELS
+    }
+    for heading, rows in md_tables(md):
+        header = " ".join([heading, *rows[0]])
+        cells = {c for row in rows[1:] for c in row}
+        ours = label in header or "ours" in header
+        theirs = "Lucic" in header or "paper" in header or bool(cells & paper_cells)
+        assert not (ours and theirs), heading
+
+
+def test_classifier_protocol_keeps_paper_apart(study: Path) -> None:
+    md = (study / "reports" / "lucic.md").read_text()
+    assert_no_table_mixes_ours_and_paper(md, "fashion_mnist-cnn")
+    assert "Side by side" not in md
+    assert not any(c.startswith("ours:") for _, rows in md_tables(md) for c in rows[0])
+    assert "not Inception, so the values are not on the paper's scale" in md
+    assert "ours differs: fashion_mnist-cnn features (paper: Inception)" in md
+    assert "(features, training length and search differ)" in md
+
+
+def test_inception_with_other_counts_keeps_paper_apart(tmp_path: Path) -> None:
+    make_study(tmp_path, {**INCEPTION_PROTOCOL, "n_fake": 5000})
+    run_report(tmp_path)
+    md = (tmp_path / "reports" / "lucic.md").read_text()
+    assert_no_table_mixes_ours_and_paper(md, "inception-v3 (torch-fidelity)")
+    assert "Side by side" not in md
+    assert "ours differs: 5,000 generated images (paper: 10,000)" in md
+    assert "not Inception" not in md
+    tex = (tmp_path / "reports" / "lucic.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and "Table 2" not in tex
+
+
+def test_no_side_by_side_without_table2_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ganbench.reporting.lucic as lucic_module
+
+    empty = load_lucic_table2().iloc[:0].set_index("model")
+    monkeypatch.setattr(lucic_module, "lucic_table2", lambda dataset: empty)
+    make_study(tmp_path, INCEPTION_PROTOCOL)
+    run_report(tmp_path)
+    md = (tmp_path / "reports" / "lucic.md").read_text()
+    assert "Side by side" not in md
+    assert "but Table 2 has no numbers for these models on Fashion-MNIST" in md
+    assert (tmp_path / "reports" / "lucic.tex").read_text().count(r"\begin{tabular}") == 2
+
+
+def test_baselines_need_prdc_and_the_runs_k(tmp_path: Path) -> None:
+    make_study(tmp_path)
+    path = tmp_path / "metrics" / f"lucic-{DATASET}-baselines.json"
+    good = json.loads(path.read_text())
+    rec = copy.deepcopy(good)
+    del rec["rows"]["real_train"]["precision"]
+    path.write_text(json.dumps(rec))
+    with pytest.raises(
+        UserError, match=re.escape(f"{path}: missing key 'rows.real_train.precision'")
+    ):
+        run_report(tmp_path)
+    rec = copy.deepcopy(good)
+    rec["protocol"]["prdc_k"] = 3
+    path.write_text(json.dumps(rec))
+    with pytest.raises(UserError, match=re.escape(f"{path}: key 'protocol.prdc_k' is 3")):
+        run_report(tmp_path)
 
 
 def load_stage():

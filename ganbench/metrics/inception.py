@@ -230,3 +230,39 @@ def build_inception_extractor(
     )
     data, digest = read_verified(path, expected_sha256)
     return InceptionExtractor(load_inception(data, source=str(path), device=device), digest, device)
+
+
+def write_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write a randomly initialised weights file with torch-fidelity's keys (offline tests, benchmarks).
+
+    torch-fidelity's own InceptionV3 is built without loading anything; BatchNorm running statistics
+    are set from one forward pass in train mode so activations neither vanish nor explode through
+    the 90-odd layers, and the last block is scaled so pool3 features are O(1) like the real
+    network's (post-ReLU means around 0.3-1). Its numbers mean nothing; its code path is the real one.
+    """
+    from unittest import mock
+
+    from torch_fidelity import feature_extractor_inceptionv3 as fe
+
+    with (
+        mock.patch.object(fe, "load_state_dict_from_url", lambda *a, **k: {}),
+        mock.patch.object(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None),
+    ):
+        torch.manual_seed(seed)
+        model = fe.FeatureExtractorInceptionV3("inception-v3-compat", list(FIDELITY_FEATURES))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None  # cumulative average: one batch sets the statistics exactly
+            m.reset_running_stats()
+    model.train()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model(torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8, generator=generator))
+        for m in model.Mixed_7c.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.mul_(0.05)
+                m.bias.mul_(0.05)
+    from ganbench.io import torch_save
+
+    torch_save(path, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    return Path(path)

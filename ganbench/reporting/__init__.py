@@ -10,7 +10,7 @@ from ganbench.reporting.lucic import (
     summarise_models,
     write_lucic_report,
 )
-from ganbench.reporting.published import load_lucic_table2, model_name
+from ganbench.reporting.published import load_lucic_table2, model_name, paper_comparable
 from ganbench.reporting.records import RunRecords, load_run_records
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "load_lucic_table2",
     "load_run_records",
     "model_name",
+    "paper_comparable",
     "spearman_vs_paper",
     "summarise_models",
     "write_lucic_report",

@@ -2,7 +2,9 @@
 
 ``records -> summarise_models -> spearman_vs_paper -> render -> write_lucic_report``. Our numbers
 (best checkpoint per run, mean ± std over the seeds whose run ended ``ok``) and the paper's Table 2
-are kept in separate tables: they are measured with different features, lengths and searches.
+are kept in separate tables; only when our FID is measured as the paper's (Inception features,
+10k vs 10k, test split: :func:`~ganbench.reporting.published.paper_comparable`) does an extra table
+show both, in separate columns under separate headings (training still differs).
 A diverged run is counted and excluded from the mean, as Lucic et al. treat a NaN generator as a
 failed run.
 """
@@ -26,6 +28,7 @@ from ganbench.reporting import plots
 from ganbench.reporting.latex import render_latex
 from ganbench.reporting.published import lucic_table2
 from ganbench.reporting.records import (
+    PRDC_KEYS,
     RunRecords,
     load_run_records,
     read_baselines,
@@ -49,10 +52,11 @@ SUMMARY_COLUMNS = (
     "kid_std",
     "is_mean",
     "is_std",
+    *(f"{k}_{stat}" for k in PRDC_KEYS for stat in ("mean", "std")),
 )
 CURVE_COLUMNS = ("run", "model", "seed", "step", "fid", "kid_mean", "is_mean")
 # our column prefix -> the per-run best-checkpoint metric it aggregates over seeds
-AGGREGATED = {"fid": "fid", "kid": "kid_mean", "is": "is_mean"}
+AGGREGATED = {"fid": "fid", "kid": "kid_mean", "is": "is_mean", **{k: k for k in PRDC_KEYS}}
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,7 @@ def _summary_csv(sections: Sequence[DatasetSection]) -> str:
     for s in sections:
         frame = s.summary.copy()
         frame.insert(2, "features", s.protocol["extractor_label"])
+        frame.insert(3, "prdc_k", s.protocol["prdc_k"])
         frames.append(frame)
     return pd.concat(frames, ignore_index=True).to_csv(index=False, lineterminator="\n")
 

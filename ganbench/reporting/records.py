@@ -20,7 +20,10 @@ from ganbench.errors import UserError
 
 STATUSES = ("ok", "diverged", "failed")
 CHECKPOINT_STATUSES = ("ok", "nonfinite")
-METRIC_KEYS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std")
+# Improved precision/recall (Kynkäänniemi et al. 2019) and density/coverage (Naeem et al. 2020),
+# k-NN on the FID features with k = protocol["prdc_k"].
+PRDC_KEYS = ("precision", "recall", "density", "coverage")
+METRIC_KEYS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std", *PRDC_KEYS)
 HPARAM_KEYS = (
     "lr",
     "beta1",
@@ -44,6 +47,7 @@ PROTOCOL_KEYS = (
     "kid_subsets",
     "kid_subset_size",
     "is_splits",
+    "prdc_k",
     "standing_stats_batches",
     "seed",
     "steps",
@@ -53,9 +57,28 @@ PROTOCOL_KEYS = (
     "versions",
 )
 COMPARABLE_KEYS = tuple(k for k in PROTOCOL_KEYS if k not in ("device", "versions"))
+# Types of the protocol values the report prints or compares (the others are only compared).
+PROTOCOL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "extractor": str,
+    "extractor_label": str,
+    "weights_sha256": str,
+    "feature_dim": int,
+    "n_real": int,
+    "n_fake": int,
+    "reference_split": str,
+    "kid_subsets": int,
+    "kid_subset_size": int,
+    "is_splits": int,
+    "prdc_k": int,
+    "standing_stats_batches": int,
+    "seed": int,
+    "steps": int,
+    "width": (int, float),
+    "batch_size": int,
+}
 BASELINE_ROWS = ("real_train", "untrained_generator")
 # Protocol keys a baselines file must share with the runs for its rows to be a floor/ceiling.
-BASELINE_SHARED_KEYS = ("extractor_label", "weights_sha256", "reference_split")
+BASELINE_SHARED_KEYS = ("extractor_label", "weights_sha256", "reference_split", "prdc_k")
 
 RUN_COLUMNS = (
     "run",
@@ -165,6 +188,8 @@ def read_run_record(path: Path, expected: dict | None = None) -> dict:
     for key in PROTOCOL_KEYS:
         if key not in protocol:
             raise UserError(f"{path}: missing key 'protocol.{key}'")
+        if key in PROTOCOL_TYPES:
+            _get(protocol, key, PROTOCOL_TYPES[key], path, "protocol.")
     rec["protocol"] = protocol
     best = _get(data, "best", dict, path, nullable=True)
     if best is None and rec["status"] == "ok":
