@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -75,20 +76,24 @@ def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
     return proc
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("repo")
+def make_repo(root: Path, params: dict) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", "pyproject.toml"):
         shutil.copy(REPO / name, root / name)
     for name in ("stages", "ganbench"):
         shutil.copytree(
             REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
         )
-    (root / "params.yaml").write_text(yaml.safe_dump(TINY))
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     dvc(root, "init", "-q")
     dvc(root, "config", "core.analytics", "false")
     return root
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("repo"), TINY)
 
 
 def run_names(seeds=(0,)) -> list[str]:
@@ -189,3 +194,52 @@ def _snapshot_step(path: Path) -> int:
         return int(torch.load(path, weights_only=True)["step"])
     except Exception:
         return -1
+
+
+def test_params_switch_every_stage_to_inception(tmp_path, inception_weights):
+    """features.extractor: inception -> reference stats, baselines, evaluation and report all use
+    torch-fidelity's InceptionV3 (a random weights file, its hash injected through params)."""
+    path, digest = inception_weights
+    params = merged(
+        TINY,
+        {
+            "features": {
+                "extractor": "inception",
+                "weights_path": str(path),
+                "weights_sha256": digest[:16],
+                "batch_size": 100,
+            },
+            "lucic": {
+                "models": ["ns"],
+                "train": {"steps": 12, "num_checkpoints": 1},
+                "evaluate": {"num_fake": 60, "kid_subset_size": 50, "batch_size": 60},
+            },
+        },
+    )
+    root = make_repo(tmp_path / "repo", params)
+    dvc(root, "repro")
+    with np.load(root / "refstats/shapes.npz") as f:
+        meta = json.loads(str(f["meta"]))
+        assert f["mu"].shape == (2048,) and f["sigma"].shape == (2048, 2048)
+    assert meta["extractor"] == "inception" and meta["weights_sha256"] == digest
+    baselines = json.loads((root / "metrics/lucic-shapes-baselines.json").read_text())
+    record = json.loads((root / "metrics/lucic-shapes-ns-0.json").read_text())
+    for protocol in (baselines["protocol"], record["protocol"]):
+        assert protocol["extractor"] == "inception" and protocol["weights_sha256"] == digest
+        assert protocol["feature_dim"] == 2048
+        assert protocol["extractor_label"] == "inception-v3 (torch-fidelity)"
+    assert set(record["best"]) >= {"fid", "kid_mean", "is_mean", "precision", "coverage"}
+    report = (root / "reports/lucic.md").read_text()
+    assert "inception-v3 (torch-fidelity) features" in report
+    # random weights and 60 samples: never beside the paper's column
+    assert "Side by side" not in report
+
+
+def test_wrong_inception_weights_stop_refstats_with_one_message(tmp_path, inception_weights):
+    path, _ = inception_weights
+    params = merged(TINY, {"features": {"extractor": "inception", "weights_path": str(path)}})
+    root = make_repo(tmp_path / "repo", params)
+    proc = dvc(root, "repro", "refstats@shapes", check=False)
+    assert proc.returncode != 0
+    assert "does not start with the expected '6726825d'" in proc.stdout + proc.stderr
+    assert not (root / "refstats/shapes.npz").exists()
