@@ -117,3 +117,99 @@ def test_tiny_negative_eigenvalue_is_round_off():
     # -1e-12 relative to 1 is round-off, not an error: clipped to 0.
     sigma = np.diag([1.0, 0.5, -1e-12])
     assert frechet_distance(np.zeros(3), sigma, np.zeros(3), sigma) == pytest.approx(0.0, abs=1e-8)
+
+
+# The factorisation routes (see fid._trace_sqrt_product): both covariances positive definite
+# (two Cholesky factors), one singular (one factor, the other checked), both singular (eigh).
+
+
+def test_both_singular_covariances_match_reference(rng):
+    mu1, sigma1 = feature_statistics(rng.normal(size=(6, 12)))
+    mu2, sigma2 = feature_statistics(rng.normal(1.0, 2.0, size=(9, 12)))
+    expected = sqrtm_reference(mu1, sigma1, mu2, sigma2)
+    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(mu2, sigma2, mu1, sigma1) == pytest.approx(expected, rel=1e-6)
+
+
+def test_singular_first_covariance_matches_reference(rng):
+    # The mirror image of test_rank_deficient_covariance_matches_reference: Σ2 singular.
+    mu1, sigma1 = rng.normal(size=12), random_spd(rng, 12)
+    mu2, sigma2 = feature_statistics(rng.normal(size=(5, 12)))
+    expected = sqrtm_reference(mu1, sigma1, mu2, sigma2)
+    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("route", ["other PD", "both singular"])
+def test_psd_rule_in_each_route(rng, route):
+    mu = np.zeros(3)
+    other = np.eye(3) if route == "other PD" else np.diag([1.0, 0.0, 0.0])
+    # Within the rule (λ_min ≥ -PSD_RTOL · max|λ|): round-off, clipped.
+    frechet_distance(mu, other, mu, np.diag([1.0, 0.5, -5e-7]))
+    frechet_distance(mu, np.diag([1.0, 0.5, -5e-7]), mu, other)
+    # Beyond it: an error naming the matrix, whichever position it is in.
+    with pytest.raises(UserError, match="sigma2 is not positive semi-definite"):
+        frechet_distance(mu, other, mu, np.diag([1.0, 0.5, -2e-6]))
+    with pytest.raises(UserError, match="sigma1 is not positive semi-definite"):
+        frechet_distance(mu, np.diag([1.0, 0.5, -2e-6]), mu, other)
+
+
+def test_psd_rule_is_relative_to_the_largest_eigenvalue_not_the_diagonal():
+    # Σ = 1 1ᵀ − ε e eᵀ (e ⟂ 1): λ_max = d = 100, λ_min = −ε = −5e-5, diagonal ≈ 1. Within the rule
+    # (5e-5 < 1e-6 · 100) though not within 1e-6 · max diagonal: the eigenvalues must decide.
+    d = 100
+    e = np.zeros(d)
+    e[0], e[1] = 1 / np.sqrt(2), -1 / np.sqrt(2)
+    sigma = np.ones((d, d)) - 5e-5 * np.outer(e, e)
+    assert np.isfinite(frechet_distance(np.zeros(d), np.eye(d), np.zeros(d), sigma))
+    with pytest.raises(UserError, match="sigma2 is not positive semi-definite"):
+        frechet_distance(np.zeros(d), np.eye(d), np.zeros(d), sigma - 2e-4 * np.outer(e, e))
+
+
+def test_round_off_asymmetry_is_averaged_out(rng):
+    mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
+    sigma1, sigma2 = random_spd(rng, 8), random_spd(rng, 8)
+    noisy = sigma2 + 1e-12 * np.triu(rng.normal(size=(8, 8)), 1)
+    assert frechet_distance(mu1, sigma1, mu2, noisy) == pytest.approx(
+        frechet_distance(mu1, sigma1, mu2, 0.5 * (noisy + noisy.T)), rel=1e-12
+    )
+
+
+@pytest.mark.filterwarnings("error")
+def test_fortran_ordered_read_only_and_float32_inputs(rng):
+    mu1, mu2 = rng.normal(size=10), rng.normal(size=10)
+    sigma1, sigma2 = random_spd(rng, 10), random_spd(rng, 10)
+    expected = frechet_distance(mu1, sigma1, mu2, sigma2)
+    read_only = sigma2.copy()
+    read_only.setflags(write=False)
+    got = frechet_distance(mu1, np.asfortranarray(sigma1), mu2, read_only)
+    assert got == pytest.approx(expected, rel=1e-12)
+    got32 = frechet_distance(mu1, sigma1.astype(np.float32), mu2, sigma2.astype(np.float32))
+    assert got32 == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:Matrix is singular")  # the sqrtm reference's, not ours
+def test_dead_features_are_dropped_exactly(rng):
+    # Zero-variance dimensions (dead ReLU units) in both sets, in one set only, and in all of them.
+    f1, f2 = rng.normal(size=(200, 10)), rng.normal(0.5, 1.5, size=(300, 10))
+    f1[:, [2, 7]] = 0.0
+    f2[:, [2, 5]] = 0.0
+    stats = (*feature_statistics(f1), *feature_statistics(f2))
+    assert frechet_distance(*stats) == pytest.approx(sqrtm_reference(*stats), rel=1e-6)
+    zeros = np.zeros((10, 10))
+    expected = float(np.sum((stats[0] - stats[2]) ** 2))
+    assert frechet_distance(stats[0], zeros, stats[2], zeros) == pytest.approx(expected, rel=1e-12)
+
+
+def test_zero_variance_with_nonzero_covariance_is_not_psd():
+    # A zero diagonal entry with a non-zero off-diagonal one: indefinite, not a dead feature.
+    sigma = np.array([[0.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    with pytest.raises(UserError, match="sigma2 is not positive semi-definite"):
+        frechet_distance(np.zeros(3), np.diag([0.0, 1.0, 1.0]), np.zeros(3), sigma)
+
+
+@pytest.mark.parametrize("other", [np.eye(3), np.ones((3, 3))])  # positive definite, singular
+def test_zero_covariance_against_another(other):
+    # Tr((0 · Σ)^½) = 0, so FID = ‖Δμ‖² + Tr(Σ), whichever side the zero matrix is on.
+    mu1, mu2 = np.zeros(3), np.ones(3)
+    assert frechet_distance(mu1, np.zeros((3, 3)), mu2, other) == pytest.approx(6.0, rel=1e-12)
+    assert frechet_distance(mu1, other, mu2, np.zeros((3, 3))) == pytest.approx(6.0, rel=1e-12)

@@ -104,3 +104,34 @@ def test_bad_inputs_raise():
         kernel_inception_distance(f, np.full((10, 3), np.nan), subset_size=5)
     with pytest.raises(UserError, match="subsets"):
         kernel_inception_distance(f, f, subsets=0, subset_size=5)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 4, 2.5])
+def test_other_degrees_match_loops(degree):
+    rng = np.random.default_rng(4)
+    X, Y = rng.uniform(size=(5, 3)), rng.uniform(size=(5, 3))
+    mean, _ = kernel_inception_distance(X, Y, subsets=1, subset_size=5, degree=degree)
+    assert mean == pytest.approx(mmd2_loops(X.tolist(), Y.tolist(), degree=degree), rel=1e-12)
+
+
+def test_float32_precision_is_close_to_float64():
+    rng = np.random.default_rng(6)
+    f1, f2 = rng.normal(size=(600, 64)), rng.normal(0.2, 1.0, size=(500, 64))
+    exact = kernel_inception_distance(f1, f2, subsets=5, subset_size=300)
+    fast = kernel_inception_distance(f1, f2, subsets=5, subset_size=300, precision="float32")
+    np.testing.assert_allclose(fast, exact, rtol=1e-5)
+
+
+def test_subset_size_larger_than_the_kernel_band():
+    # subset_size not a multiple of the row band the kernel is applied in (kid.KERNEL_ROWS).
+    rng = np.random.default_rng(7)
+    f1, f2 = rng.normal(size=(300, 8)), rng.normal(0.3, 1.0, size=(260, 8))
+    got = kernel_inception_distance(f1, f2, subsets=3, subset_size=201, seed=1)
+    expected = torch_fidelity_kid(f1, f2, subsets=3, subset_size=201, seed=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_unknown_precision_raises():
+    f = np.zeros((10, 3))
+    with pytest.raises(UserError, match="KID precision must be one of"):
+        kernel_inception_distance(f, f, subsets=1, subset_size=5, precision="float16")

@@ -9,6 +9,8 @@ mean ± std (ddof 0) over chunks. Chunking and shuffling follow torch-fidelity: 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ganbench.errors import UserError
@@ -20,12 +22,18 @@ PROBS_ATOL = 1e-6
 def inception_score(
     logits: np.ndarray, *, splits: int = 10, shuffle: bool = True, seed: int = 2020
 ) -> tuple[float, float]:
-    """IS (mean, std) from class logits (N, K); softmax is taken here in float64."""
+    """IS (mean, std) from class logits (N, K); softmax is taken here in float64, split by split
+    (a float64 copy of one split at a time, never of all N × K logits)."""
     logits = _as_matrix("logits", logits)
-    # Stable log-softmax: shift by the row maximum before exponentiating.
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return _score(np.exp(log_p), log_p, splits=splits, shuffle=shuffle, seed=seed)
+
+    def probabilities(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = logits[rows].astype(np.float64)
+        # Stable log-softmax: shift by the row maximum before exponentiating.
+        x -= x.max(axis=1, keepdims=True)
+        log_p = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+        return np.exp(log_p), log_p
+
+    return _score(len(logits), probabilities, splits=splits, shuffle=shuffle, seed=seed)
 
 
 def inception_score_from_probs(
@@ -35,27 +43,32 @@ def inception_score_from_probs(
     probs = _as_matrix("probs", probs)
     if np.any(probs < 0) or not np.allclose(probs.sum(axis=1), 1.0, rtol=0.0, atol=PROBS_ATOL):
         raise UserError("probs must be non-negative with rows summing to 1 (softmax outputs)")
-    with np.errstate(divide="ignore"):
-        log_p = np.log(probs)  # -inf where p = 0; those terms are masked to 0 in _score
-    return _score(probs, log_p, splits=splits, shuffle=shuffle, seed=seed)
+
+    def probabilities(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = probs[rows].astype(np.float64)
+        with np.errstate(divide="ignore"):
+            return p, np.log(p)  # -inf where p = 0; those terms are masked to 0 in _score
+
+    return _score(len(probs), probabilities, splits=splits, shuffle=shuffle, seed=seed)
 
 
 def _score(
-    p: np.ndarray, log_p: np.ndarray, *, splits: int, shuffle: bool, seed: int
+    n: int,
+    probabilities: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    *,
+    splits: int,
+    shuffle: bool,
+    seed: int,
 ) -> tuple[float, float]:
-    n = p.shape[0]
     if not isinstance(splits, int) or splits < 1:
         raise UserError(f"IS splits must be a positive integer; got {splits!r}")
     if n < splits:
         raise UserError(f"IS needs at least as many samples as splits; got {n} < {splits}")
-    if shuffle:
-        order = np.random.RandomState(seed).permutation(n)
-        p, log_p = p[order], log_p[order]
+    order = np.random.RandomState(seed).permutation(n) if shuffle else np.arange(n)
 
     scores = np.empty(splits, dtype=np.float64)
     for i in range(splits):
-        chunk = slice(i * n // splits, (i + 1) * n // splits)
-        p_chunk, log_p_chunk = p[chunk], log_p[chunk]  # (n, K)
+        p_chunk, log_p_chunk = probabilities(order[i * n // splits : (i + 1) * n // splits])
         # KL(p(y|x) ‖ p(y)) per row. Terms with p(y|x) = 0 are 0 (0 · log 0 = 0); they may hold
         # -inf or nan before masking, so silence those warnings. p(y|x) > 0 implies p(y) > 0.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -66,7 +79,9 @@ def _score(
 
 
 def _as_matrix(name: str, x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)  # float32 logits stay float32 here; each split is cast to float64
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
     if x.ndim != 2:
         raise UserError(f"{name} must be a 2-D array (N, classes); got shape {x.shape}")
     if not np.all(np.isfinite(x)):
