@@ -7,7 +7,9 @@ network, torch-fidelity's InceptionV3 at 299×299, with the same weights file an
 - ours: ``generate_uint8`` → ``InceptionExtractor`` → ``FeatureSink`` (float32 features and logits
   into preallocated arrays, float64 running mean/covariance), as ``score_generator`` does;
 - torch-fidelity: ``get_featuresdict_from_generative_model`` (its generator-input path) with a
-  ``GenerativeModelModuleWrapper`` around the same G.
+  ``GenerativeModelModuleWrapper`` around the same G, then ``fid_features_to_statistics`` (its
+  float64 mean and covariance), because ours computes those statistics while streaming: both
+  timings run from latent codes to features plus FID statistics.
 
 Rounds alternate the two so load changes hit both alike; medians are printed with the ratio
 (target: ours/theirs >= 1.0). No weights can be downloaded here, so by default a random weights
@@ -61,7 +63,7 @@ def ours(G, extractor, num: int, batch: int, seed: int, device) -> tuple[float, 
     for images in generate_uint8(G, sample_z, num_samples=num, batch_size=batch):
         sink.update(*extractor(images))
     features, _, stats = sink.result()
-    stats.mean()
+    stats.mean(), stats.cov()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return num / (time.perf_counter() - start), features
@@ -69,6 +71,7 @@ def ours(G, extractor, num: int, batch: int, seed: int, device) -> tuple[float, 
 
 def theirs(G, fidelity_model, num: int, batch: int, seed: int, device) -> tuple[float, np.ndarray]:
     from torch_fidelity.generative_model_modulewrapper import GenerativeModelModuleWrapper
+    from torch_fidelity.metric_fid import fid_features_to_statistics
     from torch_fidelity.utils import get_featuresdict_from_generative_model
 
     wrapped = GenerativeModelModuleWrapper(UInt8RGB(G), 64, "uniform_0_1", 0)
@@ -76,6 +79,7 @@ def theirs(G, fidelity_model, num: int, batch: int, seed: int, device) -> tuple[
     out = get_featuresdict_from_generative_model(
         wrapped, fidelity_model, num, batch, device.type == "cuda", seed, False
     )
+    fid_features_to_statistics(out["2048"])
     if device.type == "cuda":
         torch.cuda.synchronize()
     return num / (time.perf_counter() - start), out["2048"].numpy()
