@@ -39,3 +39,7 @@ test-fast: install
 
 benchmark: install
 	python benchmarks/train_throughput.py
+	python benchmarks/fid_speed.py --torch-fidelity
+	python benchmarks/kid_speed.py
+	python benchmarks/extract_speed.py
+	python benchmarks/eval_memory.py

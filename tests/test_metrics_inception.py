@@ -235,8 +235,11 @@ def two_sets():
     return a, b
 
 
-def test_features_equal_torch_fidelity(extractor, inception_weights, two_sets):
-    a, _ = two_sets
+@pytest.mark.parametrize("channels", [1, 3])
+def test_features_equal_torch_fidelity(extractor, inception_weights, channels):
+    """Bit-identical to torch-fidelity's own forward, grayscale (tiled after the resize here,
+    before it there) and RGB."""
+    a = images(4, channels, seed=20 + channels, size=32)
     theirs = FeatureExtractorInceptionV3(
         "inception-v3-compat",
         ["2048", "logits_unbiased"],
