@@ -5,7 +5,15 @@ from __future__ import annotations
 from torch import nn
 
 from ganbench.errors import ConfigError
+from ganbench.models.attention import SelfAttention
 from ganbench.models.infogan import Autoencoder, Critic, Encoder, Generator
+from ganbench.models.resnet import (
+    ResNetConfig,
+    ResNetDiscriminator,
+    ResNetGenerator,
+    build_resnet,
+    count_parameters,
+)
 from ganbench.registry import Registry
 
 ARCHITECTURES: Registry = Registry("architecture")
@@ -36,4 +44,17 @@ def build_infogan(
     return G, builders[discriminator]()
 
 
-__all__ = ["ARCHITECTURES", "Autoencoder", "Critic", "Encoder", "Generator", "build_infogan"]
+__all__ = [
+    "ARCHITECTURES",
+    "Autoencoder",
+    "Critic",
+    "Encoder",
+    "Generator",
+    "ResNetConfig",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
+    "SelfAttention",
+    "build_infogan",
+    "build_resnet",
+    "count_parameters",
+]
