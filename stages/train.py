@@ -1,10 +1,20 @@
-"""train@<dataset>-<model>-<seed>: one Lucic run; resumes from runs/<run>/resume.pt if present."""
+"""train@<dataset>-<model>-<seed>: one Lucic run; resumes from runs/<run>/resume.pt if present.
+
+The run directory is a persisted DVC output, so an interrupted run resumes. A *finished* run
+(status.json present) is different: DVC only re-runs this stage when its code or params changed,
+and resuming that run's final snapshot would hand back the old result under the new code. So a
+finished run directory is cleared and the run trains from scratch (same seed: same result when
+the change does not touch training).
+"""
+
+from pathlib import Path
 
 import torch
 
 from ganbench.cli import run_stage, stage_parser
 from ganbench.config import load_params, resolve_lucic_run
 from ganbench.data import load_prepared
+from ganbench.training.checkpoint import reset_run_dir
 from ganbench.training.loop import Trainer
 
 
@@ -14,6 +24,11 @@ def main(args) -> None:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     images = torch.from_numpy(load_prepared(args.data).x_train)
+    if (Path(args.out) / "status.json").exists():
+        print(
+            f"{cfg.name}: {args.out} holds a finished run; training again from scratch", flush=True
+        )
+        reset_run_dir(args.out)
     result = Trainer(cfg, images, args.out).run(progress=not args.quiet)
     print(
         f"{cfg.name}: {result.status} after {result.steps_trained} steps"

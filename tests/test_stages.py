@@ -123,3 +123,65 @@ def test_a_corrupt_checkpoint_is_refused_by_evaluate(tmp_path):
 
     with pytest.raises(UserError, match="step_0000010.pt"):
         load_checkpoint(run / "checkpoints" / "step_0000010.pt")
+
+
+def test_a_finished_run_trains_again_from_scratch(tmp_path):
+    """DVC re-runs train only when code or params changed: a finished run must not be resumed."""
+    params = write_params(
+        tmp_path,
+        train={
+            "steps": 4,
+            "batch_size": 8,
+            "width": 0.125,
+            "num_checkpoints": 1,
+            "resume_every": 2,
+        },
+    )
+    data = tmp_path / "shapes.npz"
+    assert (
+        run_stage(
+            "prepare",
+            "--params",
+            str(params),
+            "--dataset",
+            "shapes",
+            "--out",
+            str(data),
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    out = tmp_path / "runs" / "r"
+    args = (
+        "--params",
+        str(params),
+        "--dataset",
+        "shapes",
+        "--model",
+        "ns",
+        "--seed",
+        "0",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    first = run_stage("train", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    status = (out / "status.json").read_text()
+    import torch
+
+    def weights():
+        path = out / "checkpoints" / "step_0000004.pt"
+        return torch.load(path, weights_only=True)["G"]
+
+    before = weights()
+    second = run_stage("train", *args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "training again from scratch" in second.stdout
+    assert "resuming" not in second.stdout
+    assert (out / "status.json").read_text() == status  # same seed: same run
+    after = weights()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
