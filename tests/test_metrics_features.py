@@ -12,10 +12,10 @@ import torch
 from ganbench.errors import ConfigError, UserError
 from ganbench.io import torch_save
 from ganbench.metrics.classifier import FeatureCNN, train_classifier
+from ganbench.metrics.evaluate import features_and_stats
 from ganbench.metrics.features import (
     FEATURE_EXTRACTORS,
     build_extractor,
-    extract_features,
     load_classifier,
     save_classifier,
 )
@@ -80,9 +80,9 @@ def test_extractor_shapes_and_dtypes(extractor_and_path):
 def test_all_at_once_equals_one_by_one(extractor_and_path):
     extractor, _ = extractor_and_path
     images = random_images(6, IMAGE_SHAPES[extractor.name])
-    features, logits = extract_features(extractor, [images])
-    one_by_one = extract_features(extractor, (image[None] for image in images))
-    assert features.dtype == np.float64 and logits.dtype == np.float64
+    features, logits, _ = features_and_stats(extractor, [images])
+    one_by_one = features_and_stats(extractor, (image[None] for image in images))
+    assert features.dtype == np.float32 and logits.dtype == np.float32
     # float32 convolutions may pick a different algorithm per batch size: float32 tolerance
     tol = {"rtol": 1e-5, "atol": 1e-5}
     torch.testing.assert_close(torch.from_numpy(features), torch.from_numpy(one_by_one[0]), **tol)
@@ -150,7 +150,7 @@ def test_wrong_images_raise(tmp_path):
     with pytest.raises(UserError, match="N×1×H×W"):
         extractor(random_images(2, (3, 28, 28)))
     with pytest.raises(UserError, match="no images"):
-        extract_features(extractor, [])
+        features_and_stats(extractor, [])
 
 
 def test_unknown_extractor_lists_choices(tmp_path):

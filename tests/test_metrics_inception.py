@@ -19,7 +19,8 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 
 from ganbench.config import FeaturesConfig
 from ganbench.errors import ConfigError, UserError
-from ganbench.metrics.features import build_extractor, extract_features, extractor_from_params
+from ganbench.metrics.evaluate import features_and_stats
+from ganbench.metrics.features import build_extractor, extractor_from_params
 from ganbench.metrics.fid import feature_statistics, frechet_distance
 from ganbench.metrics.inception import (
     INCEPTION_FILENAMES,
@@ -272,8 +273,9 @@ def test_metrics_equal_torch_fidelity_calculate_metrics(extractor, inception_wei
         cache=False,
         verbose=False,
     )
-    fa, la = extract_features(extractor, [a])
-    fb, _ = extract_features(extractor, [b])
+    fa, la, _ = features_and_stats(extractor, [a])
+    fb, _, _ = features_and_stats(extractor, [b])
+    fa, fb = fa.astype(np.float64), fb.astype(np.float64)
     fid = frechet_distance(*feature_statistics(fa), *feature_statistics(fb))
     kid, _ = kernel_inception_distance(fa, fb, subsets=1, subset_size=N_IMAGES, seed=2020)
     is_mean, is_std = inception_score(la, splits=2, seed=2020)
@@ -307,8 +309,8 @@ def test_metrics_equal_torch_fidelity_calculate_metrics(extractor, inception_wei
 
 def test_batch_size_independent(extractor, two_sets):
     a, _ = two_sets
-    whole = extract_features(extractor, [a])
-    halves = extract_features(extractor, [a[: N_IMAGES // 2], a[N_IMAGES // 2 :]])
+    whole = features_and_stats(extractor, [a])
+    halves = features_and_stats(extractor, [a[: N_IMAGES // 2], a[N_IMAGES // 2 :]])
     np.testing.assert_allclose(whole[0], halves[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(whole[1], halves[1], rtol=1e-5, atol=1e-5)
 

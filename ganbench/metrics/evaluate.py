@@ -126,7 +126,7 @@ class FeatureSink:
     def result(self) -> tuple[np.ndarray, np.ndarray, RunningStats]:
         """(features float32 (N, d), logits float32 (N, K), running statistics)."""
         if self.stats is None:
-            raise UserError("no images reached the feature extractor")
+            raise UserError("no images reached the feature extractor: nothing to score")
         if isinstance(self._features, list):
             return np.concatenate(self._features), np.concatenate(self._logits), self.stats
         return self._features[: self.count], self._logits[: self.count], self.stats
@@ -139,8 +139,6 @@ def features_and_stats(
     sink = FeatureSink(capacity)
     for images in batches:
         sink.update(*extractor(images))
-    if sink.count == 0:
-        raise UserError(f"no images reached the '{extractor.name}' feature extractor")
     return sink.result()
 
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 import torch
 
 from ganbench.errors import UserError
@@ -95,12 +94,35 @@ def extractor_label(name: str, dataset: str) -> str:
     return FEATURE_EXTRACTORS.get(name, "features.extractor").label(dataset)
 
 
-def check_sha256(path: str | os.PathLike, digest: str, expected_sha256: str | None) -> None:
-    """Raise when ``expected_sha256`` is given and ``digest`` (the file's SHA-256) does not start with it."""
+def check_uint8_images(images: torch.Tensor, channels: tuple[int, ...], extractor: str) -> None:
+    """Refuse anything but a uint8 N×C×H×W tensor with C in ``channels``, naming what came."""
+    if (
+        not isinstance(images, torch.Tensor)
+        or images.dtype != torch.uint8
+        or images.dim() != 4
+        or images.shape[1] not in channels
+    ):
+        got = (
+            f"{images.dtype} {tuple(images.shape)}"
+            if isinstance(images, torch.Tensor)
+            else type(images).__name__
+        )
+        allowed = " or ".join(f"N×{c}×H×W" for c in channels)
+        raise UserError(f"the {extractor} extractor takes uint8 {allowed} tensors; got {got}")
+
+
+def check_sha256(
+    path: str | os.PathLike,
+    digest: str,
+    expected_sha256: str | None,
+    hint: str = "wrong or changed file",
+) -> None:
+    """Raise when ``expected_sha256`` is given and ``digest`` (the file's SHA-256) does not start
+    with it; ``hint`` says what to do about it."""
     if expected_sha256 is not None and not digest.startswith(expected_sha256.lower()):
         raise UserError(
             f"weights file {path} has SHA-256 {digest}, which does not start with the expected "
-            f"{expected_sha256!r} (params key 'features.weights_sha256'): wrong or changed file"
+            f"{expected_sha256.lower()!r} (params key 'features.weights_sha256'): {hint}"
         )
 
 
@@ -174,20 +196,7 @@ class ClassifierExtractor:
 
     @torch.no_grad()
     def __call__(self, images_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if (
-            not isinstance(images_uint8, torch.Tensor)
-            or images_uint8.dtype != torch.uint8
-            or images_uint8.dim() != 4
-            or images_uint8.shape[1] != self.in_channels
-        ):
-            got = (
-                f"{images_uint8.dtype} {tuple(images_uint8.shape)}"
-                if isinstance(images_uint8, torch.Tensor)
-                else type(images_uint8).__name__
-            )
-            raise UserError(
-                f"the classifier extractor takes uint8 N×{self.in_channels}×H×W tensors; got {got}"
-            )
+        check_uint8_images(images_uint8, (self.in_channels,), self.name)
         self.model.eval()  # BN must use its running statistics, never batch statistics
         x = images_uint8.to(self.device, torch.float32) / 255.0  # (N, C, H, W) in [0, 1]
         return self.model.features_and_logits(x)
@@ -219,20 +228,3 @@ FEATURE_EXTRACTORS.add(
     "inception",
     ExtractorSpec(_build_inception, False, lambda dataset: "inception-v3 (torch-fidelity)"),
 )
-
-
-def extract_features(
-    extractor: FeatureExtractor, batches: Iterable[torch.Tensor]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``extractor`` over batches of uint8 images; returns float64 (features, logits).
-
-    Only the small outputs are kept, so the images can stream from disk or from a generator.
-    """
-    features, logits = [], []
-    for images in batches:
-        batch_features, batch_logits = extractor(images)
-        features.append(batch_features.detach().to("cpu", torch.float64).numpy())
-        logits.append(batch_logits.detach().to("cpu", torch.float64).numpy())
-    if not features:
-        raise UserError(f"extract_features got no images for the '{extractor.name}' extractor")
-    return np.concatenate(features), np.concatenate(logits)

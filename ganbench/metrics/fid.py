@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ganbench.errors import UserError
+from ganbench.metrics.checks import finite_matrix
 
 # An eigenvalue below -PSD_RTOL * max|eigenvalue| means the matrix is not a covariance; above it,
 # a negative eigenvalue is round-off and is clipped to 0.
@@ -35,13 +36,9 @@ SYMMETRY_RTOL = 1e-8
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance (ddof = 1) of ``features`` (N, d), both float64."""
-    features = np.asarray(features, dtype=np.float64)
-    if features.ndim != 2:
-        raise UserError(f"features must be a 2-D array (N, d); got shape {features.shape}")
+    features = finite_matrix("features", features, dtype=np.float64)
     if features.shape[0] < 2:
         raise UserError(f"feature statistics need at least 2 samples; got {features.shape[0]}")
-    if not np.all(np.isfinite(features)):
-        raise UserError("features contain NaN or infinite values")
     mu = features.mean(axis=0)
     sigma = np.cov(features, rowvar=False, ddof=1)
     return mu, np.atleast_2d(sigma)

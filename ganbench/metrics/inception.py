@@ -38,8 +38,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
+from torch_fidelity import feature_extractor_inceptionv3 as fidelity_inception
+from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
 from ganbench.errors import UserError
+from ganbench.io import torch_save
+from ganbench.metrics.features import check_sha256, check_uint8_images
 
 INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
@@ -135,16 +139,15 @@ def find_inception_weights(
 
 def read_verified(path: str | os.PathLike, expected_sha256: str | None) -> tuple[bytes, str]:
     """The file's bytes and full SHA-256, after checking the hash starts with ``expected_sha256``."""
-    path = Path(path)
-    data = path.read_bytes()
+    data = Path(path).read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    expected = (expected_sha256 or INCEPTION_SHA256_PREFIX).lower()
-    if not digest.startswith(expected):
-        raise UserError(
-            f"Inception weights file {path} has SHA-256 {digest}, which does not start with the "
-            f"expected {expected!r}: wrong or corrupt file. Use {INCEPTION_FILENAMES[0]} "
-            f"({INCEPTION_URL}), or set features.weights_sha256 to the hash of your own converted file"
-        )
+    check_sha256(
+        path,
+        digest,
+        expected_sha256 or INCEPTION_SHA256_PREFIX,
+        hint=f"wrong or corrupt Inception weights; use {INCEPTION_FILENAMES[0]} ({INCEPTION_URL}), "
+        "or set features.weights_sha256 to the hash of your own converted file",
+    )
     return data, digest
 
 
@@ -152,8 +155,6 @@ def load_inception(
     data: bytes, *, source: str, device: str | torch.device = "cpu"
 ) -> torch.nn.Module:
     """torch-fidelity's InceptionV3 with the weights in ``data`` (already hash-checked), eval mode."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
     how = f"use {INCEPTION_FILENAMES[0]} ({INCEPTION_URL})"
     try:
         state_dict = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
@@ -167,7 +168,7 @@ def load_inception(
         raise UserError(f"Inception weights file {source} is not a state dict of tensors; {how}")
     try:
         # Same verified bytes, re-read from memory: torch-fidelity never touches the file itself.
-        model = FeatureExtractorInceptionV3(
+        model = fidelity_inception.FeatureExtractorInceptionV3(
             "inception-v3-compat",
             list(FIDELITY_FEATURES),
             feature_extractor_weights_path=io.BytesIO(data),
@@ -226,24 +227,7 @@ class InceptionExtractor:
 
     @torch.no_grad()
     def __call__(self, images_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from torch_fidelity.interpolate_compat_tensorflow import (
-            interpolate_bilinear_2d_like_tensorflow1x,
-        )
-
-        if (
-            not isinstance(images_uint8, torch.Tensor)
-            or images_uint8.dtype != torch.uint8
-            or images_uint8.dim() != 4
-            or images_uint8.shape[1] not in (1, 3)
-        ):
-            got = (
-                f"{images_uint8.dtype} {tuple(images_uint8.shape)}"
-                if isinstance(images_uint8, torch.Tensor)
-                else type(images_uint8).__name__
-            )
-            raise UserError(
-                f"the inception extractor takes uint8 N×1×H×W or N×3×H×W tensors; got {got}"
-            )
+        check_uint8_images(images_uint8, (1, 3), self.name)
         self.model.eval()  # BN must use its running statistics, never batch statistics
         x = images_uint8.to(self.device, torch.float32)
         x = interpolate_bilinear_2d_like_tensorflow1x(x, size=(299, 299), align_corners=False)
@@ -283,14 +267,16 @@ def write_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Pa
     """
     from unittest import mock
 
-    from torch_fidelity import feature_extractor_inceptionv3 as fe
-
     with (
-        mock.patch.object(fe, "load_state_dict_from_url", lambda *a, **k: {}),
-        mock.patch.object(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None),
+        mock.patch.object(fidelity_inception, "load_state_dict_from_url", lambda *a, **k: {}),
+        mock.patch.object(
+            fidelity_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None
+        ),
     ):
         torch.manual_seed(seed)
-        model = fe.FeatureExtractorInceptionV3("inception-v3-compat", list(FIDELITY_FEATURES))
+        model = fidelity_inception.FeatureExtractorInceptionV3(
+            "inception-v3-compat", list(FIDELITY_FEATURES)
+        )
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.momentum = None  # cumulative average: one batch sets the statistics exactly
@@ -303,7 +289,5 @@ def write_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Pa
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.weight.mul_(0.05)
                 m.bias.mul_(0.05)
-    from ganbench.io import torch_save
-
     torch_save(path, {k: v.detach().clone() for k, v in model.state_dict().items()})
     return Path(path)

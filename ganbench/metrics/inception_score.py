@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ganbench.errors import UserError
+from ganbench.metrics.checks import finite_matrix
 
 # Rows of a probability input must sum to 1 within this tolerance.
 PROBS_ATOL = 1e-6
@@ -24,7 +25,7 @@ def inception_score(
 ) -> tuple[float, float]:
     """IS (mean, std) from class logits (N, K); softmax is taken here in float64, split by split
     (a float64 copy of one split at a time, never of all N × K logits)."""
-    logits = _as_matrix("logits", logits)
+    logits = finite_matrix("logits", logits, columns="classes")  # float32 stays float32
 
     def probabilities(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = logits[rows].astype(np.float64)
@@ -40,7 +41,7 @@ def inception_score_from_probs(
     probs: np.ndarray, *, splits: int = 10, shuffle: bool = True, seed: int = 2020
 ) -> tuple[float, float]:
     """IS (mean, std) from class probabilities p(y|x) (N, K), rows non-negative summing to 1."""
-    probs = _as_matrix("probs", probs)
+    probs = finite_matrix("probs", probs, columns="classes")
     if np.any(probs < 0) or not np.allclose(probs.sum(axis=1), 1.0, rtol=0.0, atol=PROBS_ATOL):
         raise UserError("probs must be non-negative with rows summing to 1 (softmax outputs)")
 
@@ -76,14 +77,3 @@ def _score(
             terms = np.where(p_chunk > 0, p_chunk * (log_p_chunk - log_q), 0.0)
         scores[i] = np.exp(terms.sum(axis=1).mean())
     return float(np.mean(scores)), float(np.std(scores))
-
-
-def _as_matrix(name: str, x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)  # float32 logits stay float32 here; each split is cast to float64
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if x.ndim != 2:
-        raise UserError(f"{name} must be a 2-D array (N, classes); got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise UserError(f"{name} contains NaN or infinite values")
-    return x

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganbench.errors import UserError
+from ganbench.metrics.checks import finite_matrix
 
 # ``precision`` values of :func:`kernel_inception_distance` and the dtype each computes in.
 PRECISIONS = {"float64": np.float64, "float32": np.float32}
@@ -80,8 +81,8 @@ def kernel_inception_distance(
     dtype = PRECISIONS[precision]
     # Kept in their own float dtype (float32 from the extractors); only the drawn subsets are cast
     # to ``dtype``, which gives the same numbers without a float64 copy of 50k x 2048 features.
-    features1 = _as_features("features1", features1)
-    features2 = _as_features("features2", features2)
+    features1 = finite_matrix("features1", features1)
+    features2 = finite_matrix("features2", features2)
     if features1.shape[1] != features2.shape[1]:
         raise UserError(
             f"features1 and features2 differ in dimension: {features1.shape[1]} "
@@ -143,14 +144,3 @@ def _kernel_sum(
             np.power(rows, degree, out=rows)
         total += float(rows.sum(dtype=np.float64))
     return total
-
-
-def _as_features(name: str, features: np.ndarray) -> np.ndarray:
-    features = np.asarray(features)
-    if not np.issubdtype(features.dtype, np.floating):
-        features = features.astype(np.float64)
-    if features.ndim != 2:
-        raise UserError(f"{name} must be a 2-D array (N, d); got shape {features.shape}")
-    if not np.all(np.isfinite(features)):
-        raise UserError(f"{name} contains NaN or infinite values")
-    return features

@@ -60,6 +60,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ganbench.errors import UserError
+from ganbench.metrics.checks import finite_matrix
 
 DEFAULT_CHUNK_SIZE = 512
 
@@ -78,8 +79,8 @@ def precision_recall_density_coverage(
     bounds memory and does not change the result. Returns a dict with float values for
     ``"precision"``, ``"recall"``, ``"density"`` and ``"coverage"``.
     """
-    real = _as_features("real", real)
-    fake = _as_features("fake", fake)
+    real = finite_matrix("real features", real, dtype=np.float64)
+    fake = finite_matrix("fake features", fake, dtype=np.float64)
     if real.shape[1] != fake.shape[1]:
         raise UserError(
             f"real and fake features differ in dimension: {real.shape[1]} vs {fake.shape[1]}"
@@ -176,12 +177,3 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _as_features(name: str, features: np.ndarray) -> np.ndarray:
-    features = np.asarray(features, dtype=np.float64)
-    if features.ndim != 2:
-        raise UserError(f"{name} features must be a 2-D array (N, d); got shape {features.shape}")
-    if not np.all(np.isfinite(features)):
-        raise UserError(f"{name} features contain NaN or infinite values")
-    return features
