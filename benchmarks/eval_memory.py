@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from fidelity_generator import UInt8RGB, lucic_generator
 
-FEATURE_DIM, NUM_LOGITS = 2048, 1008
+from ganbench.metrics.inception import FEATURE_DIM, NUM_LOGITS
 
 
 def rss_mb() -> float:
@@ -77,28 +77,6 @@ def make_standin_class():
     return StandIn
 
 
-class UInt8RGB(nn.Module):
-    def __init__(self, G: nn.Module) -> None:
-        super().__init__()
-        self.G = G
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        from ganbench.training.sampling import to_uint8
-
-        return to_uint8(self.G(2 * z - 1)).expand(-1, 3, -1, -1)
-
-
-def generator(device):
-    from ganbench.config import Hyperparameters, RunConfig, TrainConfig
-    from ganbench.losses import LOSSES
-    from ganbench.training.loop import build_networks
-
-    run = RunConfig("lucic", "fashion_mnist", "ns", 0, Hyperparameters(), TrainConfig(width=1.0))
-    torch.manual_seed(0)
-    G, _ = build_networks(run, LOSSES.get("ns")(run.hparams), (1, 28, 28))
-    return G.to(device).eval()
-
-
 def real_images(n: int) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (n, 3, 28, 28), dtype=np.uint8)
 
@@ -107,7 +85,7 @@ def side(args) -> dict:
     from ganbench.training.loop import resolve_device
 
     device = resolve_device(args.device)
-    G = generator(device)
+    G = lucic_generator(device)
     if args.extractor == "standin":
         model = make_standin_class()().to(device).eval()
     else:

@@ -30,25 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from fidelity_generator import UInt8RGB, lucic_generator
 
-from ganbench.config import Hyperparameters, RunConfig, TrainConfig
-from ganbench.losses import LOSSES
 from ganbench.metrics.evaluate import FeatureSink
 from ganbench.metrics.inception import build_inception_extractor, write_random_inception_weights
-from ganbench.training.loop import build_networks, resolve_device
-from ganbench.training.sampling import generate_uint8, to_uint8
-
-
-class UInt8RGB(nn.Module):
-    """torch-fidelity's generator contract: z ~ U[0, 1) in, uint8 N×3×H×W out."""
-
-    def __init__(self, G: nn.Module) -> None:
-        super().__init__()
-        self.G = G
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return to_uint8(self.G(2 * z - 1)).expand(-1, 3, -1, -1)
+from ganbench.training.loop import resolve_device
+from ganbench.training.sampling import generate_uint8
 
 
 def ours(G, extractor, num: int, batch: int, seed: int, device) -> tuple[float, np.ndarray]:
@@ -114,10 +101,7 @@ def main() -> None:
             feature_extractor_weights_path=str(path),
         ).to(device)
 
-    run = RunConfig("lucic", "fashion_mnist", "ns", 0, Hyperparameters(), TrainConfig(width=1.0))
-    torch.manual_seed(0)
-    G, _ = build_networks(run, LOSSES.get("ns")(run.hparams), (1, 28, 28))
-    G = G.to(device).eval()
+    G = lucic_generator(device)
 
     # warm-up (allocator, oneDNN/cuDNN algorithm choice) and the same-images check
     _, f_ours = ours(G, extractor, args.batch, args.batch, 0, device)

@@ -11,8 +11,19 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganbench.metrics.inception import write_random_inception_weights
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny networks gain nothing from threads; on a busy machine OpenMP's spinning costs 50x.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

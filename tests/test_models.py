@@ -20,13 +20,7 @@ WIDTH, Z_DIM, N = 0.125, 8, 4
 D_KINDS = sorted({LOSSES.get(name).discriminator for name in LOSSES.names()})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads; on a busy machine OpenMP's spinning costs 50x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def build(arch: str, model: str, shape, *, width: float = WIDTH, d_batchnorm: bool = True):

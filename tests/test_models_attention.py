@@ -9,13 +9,7 @@ from torch import nn
 from ganbench.errors import ConfigError
 from ganbench.models.attention import SelfAttention
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def loop_attention(block: SelfAttention, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

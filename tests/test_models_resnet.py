@@ -21,12 +21,7 @@ from ganbench.models.resnet import (
 CH, Z, N, K = 8, 16, 2, 5  # channel base, z_dim, batch, classes
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 CASES = {

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,6 +20,14 @@ def run_stage(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
     )
+
+
+def train_args(params: Path, data: Path, out: Path) -> tuple[str, ...]:
+    """The train stage's command line for run shapes/ns/seed 0."""
+    return (
+        "--params", str(params), "--dataset", "shapes", "--model", "ns", "--seed", "0",
+        "--data", str(data), "--out", str(out),
+    )  # fmt: skip
 
 
 def write_params(tmp_path: Path, **lucic) -> Path:
@@ -45,22 +54,7 @@ def write_params(tmp_path: Path, **lucic) -> Path:
 def test_bad_params_stop_the_train_stage_with_one_message(tmp_path, lucic, key, value):
     params = write_params(tmp_path, **lucic)
     out = tmp_path / "runs" / "r"
-    proc = run_stage(
-        "train",
-        "--params",
-        str(params),
-        "--dataset",
-        "shapes",
-        "--model",
-        "ns",
-        "--seed",
-        "0",
-        "--data",
-        str(tmp_path / "none.npz"),
-        "--out",
-        str(out),
-        cwd=tmp_path,
-    )
+    proc = run_stage("train", *train_args(params, tmp_path / "none.npz", out), cwd=tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
@@ -71,22 +65,7 @@ def test_bad_params_stop_the_train_stage_with_one_message(tmp_path, lucic, key, 
 def test_missing_prepared_data_names_the_stage_to_run(tmp_path):
     params = write_params(tmp_path)
     out = tmp_path / "runs" / "r"
-    proc = run_stage(
-        "train",
-        "--params",
-        str(params),
-        "--dataset",
-        "shapes",
-        "--model",
-        "ns",
-        "--seed",
-        "0",
-        "--data",
-        str(tmp_path / "shapes.npz"),
-        "--out",
-        str(out),
-        cwd=tmp_path,
-    )
+    proc = run_stage("train", *train_args(params, tmp_path / "shapes.npz", out), cwd=tmp_path)
     assert proc.returncode == 2
     assert "prepare@shapes" in proc.stderr and not out.exists()
 
@@ -152,25 +131,10 @@ def test_a_finished_run_trains_again_from_scratch(tmp_path):
         == 0
     )
     out = tmp_path / "runs" / "r"
-    args = (
-        "--params",
-        str(params),
-        "--dataset",
-        "shapes",
-        "--model",
-        "ns",
-        "--seed",
-        "0",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--quiet",
-    )
+    args = (*train_args(params, data, out), "--quiet")
     first = run_stage("train", *args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     status = (out / "status.json").read_text()
-    import torch
 
     def weights():
         path = out / "checkpoints" / "step_0000004.pt"
