@@ -49,8 +49,10 @@ def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """Save through a file handle: given a path, torch.save names the zip archive after the (random)
+    temp file, so the bytes, and every hash of them, would change on each rebuild."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
 
 
 def torch_load(path: str | os.PathLike) -> Any:
