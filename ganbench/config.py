@@ -21,6 +21,7 @@ import yaml
 from ganbench.errors import ConfigError, UserError
 
 DEVICES = ("auto", "cpu", "cuda")
+ABLATION_STUDIES = ("sagan", "biggan")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SPLITS = ("train", "test")
 
@@ -67,6 +68,7 @@ def from_dict(cls: type, data: Any, key: str) -> Any:
             continue
         value = data[f.name]
         annotation = hints[f.name]
+        annotation = _optional_dataclass(annotation) if value is not None else annotation
         if dataclasses.is_dataclass(annotation):
             value = from_dict(annotation, value, full)
         elif not _type_ok(value, annotation):
@@ -80,6 +82,16 @@ def from_dict(cls: type, data: Any, key: str) -> Any:
     if hasattr(obj, "check"):
         obj.check(key)
     return obj
+
+
+def _optional_dataclass(annotation: Any) -> Any:
+    """``X | None`` with X a dataclass -> X (a value was given); anything else unchanged."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and dataclasses.is_dataclass(rest[0]):
+            return rest[0]
+    return annotation
 
 
 def _field_names(cls: type) -> list[str]:
@@ -318,6 +330,190 @@ class LucicConfig:
             from_dict(Hyperparameters, {**base, **(values or {})}, f"{key}.overrides.{model}")
 
 
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")  # variant names: used in stage names and paths
+# ResNet fields the dataset decides (image size and channels, number of classes)
+DATA_DERIVED_MODEL_KEYS = ("resolution", "image_channels", "num_classes")
+
+
+@dataclass(frozen=True)
+class AblationTrain:
+    """Training of one SAGAN/BigGAN ablation run. One step is one D update (as in the Lucic loop);
+    G is updated on every ``n_disc``-th step, so G makes ``steps / n_disc`` updates."""
+
+    steps: int = 400
+    batch_size: int = 32
+    loss: str = "hinge"
+    lr_g: float = 1e-4  # TTUR (Heusel et al. 2017): separate G and D learning rates
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    n_disc: int = 1
+    ortho_beta: float = 0.0  # orthogonal regularisation of G (BigGAN: 1e-4); 0 is off
+    ema_decay: float = 0.0  # EMA of G's weights (BigGAN: 0.9999); 0 is off
+    ema_start: int = 0  # D step from which the EMA averages (before it, it copies G)
+    conditional: bool = True  # class-conditional G (CBN) and projection D
+    num_checkpoints: int = 4
+    resume_every: int = 200
+    device: str = "auto"
+    precision: str = "fp32"
+    threads: int = 0
+    nproc: int = 1  # processes (one per GPU) for one run; > 1 trains under torchrun (DDP)
+
+    def check(self, key: str) -> None:
+        from ganbench.losses import LOSSES
+        from ganbench.losses.objectives import LogitObjective
+
+        for name in ("steps", "batch_size", "n_disc", "num_checkpoints", "resume_every", "nproc"):
+            v = getattr(self, name)
+            require(v >= 1, f"{key}.{name}", v, "an int >= 1")
+        require(
+            self.num_checkpoints <= self.steps,
+            f"{key}.num_checkpoints",
+            self.num_checkpoints,
+            f"an int in [1, steps={self.steps}]",
+        )
+        logit_losses = [n for n in LOSSES.names() if issubclass(LOSSES.get(n), LogitObjective)]
+        require_choice(self.loss, logit_losses, f"{key}.loss")
+        for name in ("lr_g", "lr_d"):
+            require(getattr(self, name) > 0, f"{key}.{name}", getattr(self, name), "a float > 0")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            require(0 <= v < 1, f"{key}.{name}", v, "a float in [0, 1)")
+        require(self.ortho_beta >= 0, f"{key}.ortho_beta", self.ortho_beta, "a float >= 0")
+        require(0 <= self.ema_decay < 1, f"{key}.ema_decay", self.ema_decay, "a float in [0, 1)")
+        require(self.ema_start >= 0, f"{key}.ema_start", self.ema_start, "an int >= 0")
+        require(self.threads >= 0, f"{key}.threads", self.threads, "an int >= 0")
+        require(
+            self.batch_size % self.nproc == 0,
+            f"{key}.batch_size",
+            self.batch_size,
+            f"a multiple of nproc ({self.nproc}): the global batch is split evenly over processes",
+        )
+        require_choice(self.device, DEVICES, f"{key}.device")
+        require_choice(self.precision, PRECISIONS, f"{key}.precision")
+
+
+@dataclass(frozen=True)
+class AblationEvaluate(EvaluateConfig):
+    """EvaluateConfig plus the ablation extras. Every checkpoint is scored for the raw G and, when
+    the run keeps an EMA, for the EMA G; the truncation sweep and grids use the best checkpoint."""
+
+    truncation: tuple[float, ...] = ()  # psi values swept (no truncation is always included)
+    grid_truncation: tuple[float, ...] = ()  # extra class-conditional grids at these psi
+    attention_queries: int = 4  # query locations in the attention-map figure
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        for name in ("truncation", "grid_truncation"):
+            for v in getattr(self, name):
+                require(v > 0, f"{key}.{name}", v, "psi values > 0")
+        require(
+            self.attention_queries >= 1,
+            f"{key}.attention_queries",
+            self.attention_queries,
+            "an int >= 1",
+        )
+
+
+@dataclass(frozen=True)
+class AblationVariant:
+    """One row: a name, a label, the paper rows it stands for, and overrides of the study's
+    ``model`` and ``train`` blocks."""
+
+    label: str = ""
+    paper_rows: tuple[str, ...] = ()  # keys of the paper's rows (ganbench.reporting.ablation)
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AblationStudy:
+    """A SAGAN or BigGAN ablation: variants (rows) x seeds on one conditional dataset."""
+
+    dataset: str = "fashion_mnist32"
+    seeds: tuple[int, ...] = (0, 1)
+    arch: str = "resnet"
+    baseline: str = "baseline"  # the variant every row is compared with
+    model: dict = field(default_factory=dict)  # ResNetConfig fields (not the data-derived ones)
+    train: AblationTrain = field(default_factory=AblationTrain)
+    variants: dict = field(default_factory=dict)  # name -> AblationVariant mapping
+    evaluate: AblationEvaluate = field(default_factory=AblationEvaluate)
+
+    def check(self, key: str) -> None:
+        from ganbench.data import DATASETS
+        from ganbench.models import ABLATION_ARCHITECTURES
+
+        require_choice(self.dataset, DATASETS.names(), f"{key}.dataset")
+        require_choice(self.arch, ABLATION_ARCHITECTURES.names(), f"{key}.arch")
+        require(len(set(self.seeds)) == len(self.seeds), f"{key}.seeds", list(self.seeds), "distinct ints")
+        for s in self.seeds:
+            require(s >= 0, f"{key}.seeds", s, "ints >= 0")
+        require(bool(self.variants), f"{key}.variants", self.variants, "at least one variant")
+        for name in self.variants:
+            require(
+                isinstance(name, str) and bool(NAME_RE.match(name)),
+                f"{key}.variants",
+                name,
+                "names of lowercase letters, digits and _ (they name stages and files)",
+            )
+        require_choice(self.baseline, list(self.variants), f"{key}.baseline")
+        for name in self.variants:  # every row resolves to a valid model and training config
+            self.resolve(name, key=key)
+
+    def variant(self, name: str, key: str = "study") -> AblationVariant:
+        require_choice(name, list(self.variants), f"{key}.variants")
+        return from_dict(AblationVariant, self.variants[name] or {}, f"{key}.variants.{name}")
+
+    def resolve(self, name: str, key: str = "study") -> tuple[AblationVariant, dict, AblationTrain]:
+        """(variant, merged model fields, merged training config) of one row."""
+        variant = self.variant(name, key)
+        vkey = f"{key}.variants.{name}"
+        for where, block in ((f"{key}.model", self.model), (f"{vkey}.model", variant.model)):
+            for k in block:
+                require(
+                    k not in DATA_DERIVED_MODEL_KEYS,
+                    f"{where}.{k}",
+                    block[k],
+                    "no value: the dataset sets " + ", ".join(DATA_DERIVED_MODEL_KEYS),
+                )
+        model = {**self.model, **variant.model}
+        train = from_dict(
+            AblationTrain, {**dataclasses.asdict(self.train), **variant.train}, f"{vkey}.train"
+        )
+        from ganbench.data import DATASETS
+
+        c, h, _ = DATASETS.get(self.dataset).image_shape
+        num_classes = DATASETS.get(self.dataset).num_classes if train.conditional else 0
+        require(
+            not train.conditional or num_classes > 0,
+            f"{vkey}.train.conditional",
+            True,
+            f"false: dataset {self.dataset} has no labels",
+        )
+        resnet_config(
+            {**model, "resolution": h, "image_channels": c, "num_classes": num_classes},
+            f"{vkey}.model",
+        )
+        return variant, model, train
+
+
+def resnet_config(fields: dict, key: str):
+    """A validated ResNetConfig whose errors name the params key (``<key>.<field>``)."""
+    from ganbench.models.resnet import ResNetConfig
+
+    allowed = [f.name for f in dataclasses.fields(ResNetConfig)]
+    for k, v in fields.items():
+        require(k in allowed, f"{key}.{k}", v, "known keys " + ", ".join(allowed))
+    fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items()}
+    try:
+        return ResNetConfig(**fields)
+    except ConfigError as err:
+        field_name = err.key.split(".", 1)[-1]
+        raise ConfigError(f"{key}.{field_name}", err.value, err.allowed) from None
+    except TypeError as err:
+        raise ConfigError(key, fields, f"ResNet fields of the right types ({err})") from None
+
+
 @dataclass(frozen=True)
 class Params:
     """The whole params.yaml."""
@@ -326,6 +522,12 @@ class Params:
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     lucic: LucicConfig = field(default_factory=LucicConfig)
+    sagan: AblationStudy | None = None  # SAGAN ablation (Zhang et al. 2019, Table 1 and Fig. 3)
+    biggan: AblationStudy | None = None  # BigGAN ablation (Brock et al. 2019, Table 1)
+
+    def study(self, name: str) -> AblationStudy:
+        require_choice(name, [n for n in ABLATION_STUDIES if getattr(self, n)], "study")
+        return getattr(self, name)
 
     def check(self, key: str) -> None:
         from ganbench.data import DATASETS
@@ -335,6 +537,12 @@ class Params:
             from_dict(DatasetConfig, section or {}, f"data.{name}")
 
     def dataset(self, name: str) -> DatasetConfig:
+        """``data.<name>``; a derived dataset (e.g. fashion_mnist32) falls back to its base's."""
+        from ganbench.data import DATASETS
+
+        base = getattr(DATASETS.get(name, "dataset"), "base", None)
+        if name not in self.data and base is not None:
+            return self.dataset(base)
         return from_dict(DatasetConfig, self.data.get(name) or {}, f"data.{name}")
 
 
@@ -410,3 +618,63 @@ def resolve_lucic_run(params: Params, dataset: str, model: str, seed: int) -> Ru
     if dataset in lucic.steps_by_dataset:
         train = dataclasses.replace(train, steps=lucic.steps_by_dataset[dataset])
     return RunConfig("lucic", dataset, model, seed, hp, train)
+
+
+@dataclass(frozen=True)
+class AblationRunConfig:
+    """One SAGAN/BigGAN ablation run, resolved: the full ResNet fields (data-derived ones included)
+    and the training config. Stored in every checkpoint and beside the run's outputs."""
+
+    study: str
+    dataset: str
+    variant: str
+    seed: int
+    arch: str
+    model: dict
+    train: AblationTrain
+
+    @property
+    def name(self) -> str:
+        return run_name(self.study, self.dataset, self.variant, self.seed)
+
+    @property
+    def model_name(self) -> str:  # the run's "model" in shared code (names, records)
+        return self.variant
+
+    def resnet(self):
+        return resnet_config(self.model, f"{self.study}.variants.{self.variant}.model")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["model"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.model.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AblationRunConfig:
+        return from_dict(cls, data, "run")
+
+
+def resolve_ablation_run(params: Params, study: str, variant: str, seed: int) -> AblationRunConfig:
+    """The study's ``model``/``train`` blocks with the variant's overrides and the dataset's shape."""
+    from ganbench.data import DATASETS
+
+    s = params.study(study)
+    _, model, train = s.resolve(variant, key=study)
+    require(seed in s.seeds, f"seed ({study}.seeds)", seed, f"one of {list(s.seeds)}")
+    source = DATASETS.get(s.dataset)
+    c, h, _ = source.image_shape
+    full = {
+        **model,
+        "resolution": h,
+        "image_channels": c,
+        "num_classes": source.num_classes if train.conditional else 0,
+    }
+    full = dataclasses.asdict(resnet_config(full, f"{study}.variants.{variant}.model"))
+    return AblationRunConfig(study, s.dataset, variant, seed, s.arch, full, train)
+
+
+def load_run_config(data: dict) -> RunConfig | AblationRunConfig:
+    """The resolved config of any run (Lucic or ablation), e.g. from a checkpoint or config.json."""
+    if data.get("study") in ABLATION_STUDIES:
+        return AblationRunConfig.from_dict(data)
+    return RunConfig.from_dict(data)

@@ -17,6 +17,10 @@ from ganbench.models.resnet import (
 from ganbench.registry import Registry
 
 ARCHITECTURES: Registry = Registry("architecture")
+#: The SAGAN/BigGAN ablations' architectures: name -> builder(ResNetConfig) -> (G, D); G(z, y),
+#: D(x, y), y None when unconditional. Params name them in ``<study>.arch``.
+ABLATION_ARCHITECTURES: Registry = Registry("arch")
+ABLATION_ARCHITECTURES.add("resnet", build_resnet)
 
 
 @ARCHITECTURES.register("infogan")
@@ -45,6 +49,7 @@ def build_infogan(
 
 
 __all__ = [
+    "ABLATION_ARCHITECTURES",
     "ARCHITECTURES",
     "Autoencoder",
     "Critic",

@@ -10,17 +10,35 @@ class BatchSampler:
     """Shuffle once per epoch with a generator seeded by (seed, epoch); drop the last partial batch.
 
     ``images`` is uint8 (N, C, H, W); batches come back as float in [0, 1] on ``device``.
+    ``labels`` (N,) int64, if given, come back with them (:meth:`labelled_batch`). Under data
+    parallelism (``world`` > 1) every process draws the same global batch of ``batch_size`` and
+    keeps its ``rank``-th contiguous share, so the processes together see exactly the batch one
+    process would.
     """
 
     def __init__(
-        self, images: Tensor, batch_size: int, *, seed: int, device: torch.device | str = "cpu"
+        self,
+        images: Tensor,
+        batch_size: int,
+        *,
+        seed: int,
+        device: torch.device | str = "cpu",
+        labels: Tensor | None = None,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError("images must be uint8 (N, C, H, W)")
         if batch_size > images.shape[0]:
             raise ValueError(f"batch_size {batch_size} exceeds the {images.shape[0]} images")
+        if labels is not None and labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must be ({images.shape[0]},), got {tuple(labels.shape)}")
+        if batch_size % world or not 0 <= rank < world:
+            raise ValueError(f"batch_size {batch_size} must split over {world} ranks (rank {rank})")
         self.images = images.to(device)
+        self.labels = None if labels is None else labels.to(device=device, dtype=torch.long)
         self.batch_size, self.seed = batch_size, seed
+        self.share = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
         self.per_epoch = images.shape[0] // batch_size
         self._epoch, self._perm = -1, None
 
@@ -28,9 +46,17 @@ class BatchSampler:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         return torch.randperm(self.images.shape[0], generator=g)
 
-    def batch(self, step: int) -> Tensor:
+    def indices(self, step: int) -> Tensor:
         epoch, i = divmod(step, self.per_epoch)
         if epoch != self._epoch:
             self._epoch, self._perm = epoch, self.permutation(epoch).to(self.images.device)
-        idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
-        return self.images[idx].float().div_(255)
+        return self._perm[i * self.batch_size : (i + 1) * self.batch_size][self.share]
+
+    def batch(self, step: int) -> Tensor:
+        return self.images[self.indices(step)].float().div_(255)
+
+    def labelled_batch(self, step: int) -> tuple[Tensor, Tensor]:
+        if self.labels is None:
+            raise ValueError("this sampler has no labels")
+        idx = self.indices(step)
+        return self.images[idx].float().div_(255), self.labels[idx]

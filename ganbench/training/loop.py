@@ -74,6 +74,8 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
 class Trainer:
     """Owns one run's networks, optimizers and state; ``run`` trains to the end or to divergence."""
 
+    is_main = True  # the process that writes files (rank 0 under torchrun)
+
     def __init__(self, cfg: RunConfig, images: Tensor, run_dir: str | Path) -> None:
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.device = resolve_device(cfg.train.device)
@@ -133,6 +135,15 @@ class Trainer:
         if self.device.type == "cuda" and state["cuda_rng"].numel():
             torch.cuda.set_rng_state(state["cuda_rng"])
 
+    def evaluation_state(self) -> dict:
+        """What an evaluation checkpoint holds: the config, the step and G's weights."""
+        return {
+            "config": self.cfg.to_dict(),
+            "step": self.step,
+            "G": self.G.state_dict(),
+            "image_shape": list(self.image_shape),
+        }
+
     # -- one step ------------------------------------------------------------------------------
     def _optimise(self, loss: Tensor, opt: torch.optim.Optimizer) -> None:
         opt.zero_grad(set_to_none=True)
@@ -175,7 +186,8 @@ class Trainer:
         if resumed is not None:
             self.load_state_dict(resumed)
             print(f"{self.cfg.name}: resuming from step {self.step}", flush=True)
-        write_json(self.run_dir / "config.json", self.cfg.to_dict())
+        if self.is_main:
+            write_json(self.run_dir / "config.json", self.cfg.to_dict())
         evals = set(checkpoint_steps(cfg.steps, cfg.num_checkpoints))
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         window: list[tuple[int, dict[str, Tensor]]] = []
@@ -200,17 +212,9 @@ class Trainer:
                 window = []
                 if bad_step is not None:
                     return self._finish("diverged", bad_step)
-                if s in evals:
-                    ckpt.save_checkpoint(
-                        self.run_dir,
-                        {
-                            "config": self.cfg.to_dict(),
-                            "step": s,
-                            "G": self.G.state_dict(),
-                            "image_shape": list(self.image_shape),
-                        },
-                    )
-                if s % cfg.resume_every == 0 or s == end:
+                if s in evals and self.is_main:
+                    ckpt.save_checkpoint(self.run_dir, self.evaluation_state())
+                if (s % cfg.resume_every == 0 or s == end) and self.is_main:
                     ckpt.save_resume(self.run_dir, self.state_dict())
         if self.step < cfg.steps:  # interrupted on purpose (tests): no status yet
             return TrainResult("interrupted", self.step, None, self._saved())
@@ -233,9 +237,11 @@ class Trainer:
         return [s for s, _ in ckpt.list_checkpoints(self.run_dir)]
 
     def _finish(self, status: str, diverged_at: int | None) -> TrainResult:
-        ckpt.write_log(self.run_dir, self.history)
         steps = self.step if diverged_at is None else diverged_at  # the step whose loss broke
         result = TrainResult(status, steps, diverged_at, self._saved())
+        if not self.is_main:
+            return result
+        ckpt.write_log(self.run_dir, self.history)
         ckpt.write_status(
             self.run_dir,
             {
