@@ -519,6 +519,8 @@ class Params:
     """The whole params.yaml."""
 
     data: dict = field(default_factory=dict)  # dataset name -> DatasetConfig mapping
+    # every dataset a study uses: prepare, classifier and refstats run once per entry
+    datasets: tuple[str, ...] = ("fashion_mnist",)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     lucic: LucicConfig = field(default_factory=LucicConfig)
@@ -535,6 +537,29 @@ class Params:
         for name, section in self.data.items():
             require_choice(name, DATASETS.names(), "data")
             from_dict(DatasetConfig, section or {}, f"data.{name}")
+        for i, name in enumerate(self.datasets):
+            require_choice(name, DATASETS.names(), f"datasets[{i}]")
+        used = [(f"lucic.datasets[{i}]", d) for i, d in enumerate(self.lucic.datasets)]
+        used += [(f"{n}.dataset", getattr(self, n).dataset) for n in ABLATION_STUDIES if getattr(self, n)]
+        for where, name in used:
+            require(
+                name in self.datasets,
+                where,
+                name,
+                f"a dataset listed in datasets ({', '.join(self.datasets)}): "
+                "prepare/classifier/refstats run for those",
+            )
+        for n in ABLATION_STUDIES:
+            study = getattr(self, n)
+            if study is not None:  # refstats are built once per dataset, on lucic's split
+                split = self.lucic.evaluate.reference_split
+                require(
+                    study.evaluate.reference_split == split,
+                    f"{n}.evaluate.reference_split",
+                    study.evaluate.reference_split,
+                    f"{split!r}, the split of the reference statistics "
+                    "(lucic.evaluate.reference_split)",
+                )
 
     def dataset(self, name: str) -> DatasetConfig:
         """``data.<name>``; a derived dataset (e.g. fashion_mnist32) falls back to its base's."""

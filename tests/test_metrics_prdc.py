@@ -215,3 +215,16 @@ def test_numpy_integer_k_is_accepted(rng):
     assert precision_recall_density_coverage(
         real, fake, k=np.int64(3)
     ) == precision_recall_density_coverage(real, fake, k=3)
+
+
+def test_cached_real_radii_give_identical_scores():
+    from ganbench.metrics.prdc import real_knn_radii
+
+    rng = np.random.default_rng(3)
+    real = rng.normal(size=(300, 7)).astype(np.float32) + 40.0
+    fake = rng.normal(size=(200, 7)).astype(np.float32) + 40.3
+    direct = precision_recall_density_coverage(real, fake, k=5)
+    radii = real_knn_radii(real, 5)
+    assert precision_recall_density_coverage(real, fake, k=5, real_radii=radii) == direct
+    with pytest.raises(UserError, match="real_radii must have shape"):
+        precision_recall_density_coverage(real, fake, k=5, real_radii=radii[:10])

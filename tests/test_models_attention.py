@@ -59,6 +59,9 @@ def test_matches_loop_implementation(sn, hw):
     torch.testing.assert_close(beta.double(), beta_ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(y.double(), y_ref, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(y, x)  # gamma != 0 changes the output
+    assert block.last_attention is None  # not kept unless asked
+    block.record_attention = True
+    block(x)
     assert torch.equal(block.last_attention, beta.detach())
 
 

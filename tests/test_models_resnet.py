@@ -249,3 +249,18 @@ def test_init_schemes(init):
     else:
         assert float(w.abs().max()) <= (6 / (288 + 32 * 9)) ** 0.5 + 1e-6
     assert torch.count_nonzero(G.blocks[0].conv1.bias) == 0
+
+
+def test_upsample2x_equals_interpolate_forward_and_backward():
+    import torch.nn.functional as F
+
+    from ganbench.models.resnet import upsample2x
+
+    x = torch.randn(2, 3, 5, 4, requires_grad=True)
+    w = torch.randn(2, 3, 10, 8)
+    (upsample2x(x) * w).sum().backward()
+    g = x.grad.clone()
+    x.grad = None
+    (F.interpolate(x, scale_factor=2) * w).sum().backward()
+    torch.testing.assert_close(upsample2x(x), F.interpolate(x, scale_factor=2), rtol=0, atol=0)
+    torch.testing.assert_close(g, x.grad)

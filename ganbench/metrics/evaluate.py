@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from ganbench.metrics.features import FeatureExtractor
 from ganbench.metrics.fid import frechet_distance
 from ganbench.metrics.inception_score import inception_score
 from ganbench.metrics.kid import kernel_inception_distance
-from ganbench.metrics.prdc import precision_recall_density_coverage
+from ganbench.metrics.prdc import precision_recall_density_coverage, real_knn_radii
 from ganbench.metrics.stats import RunningStats
 from ganbench.training.sampling import generate_uint8, standing_statistics
 
@@ -58,6 +58,13 @@ class Reference:
     sigma: np.ndarray  # (d, d)
     features: np.ndarray  # (n, d) float32, for KID
     meta: dict  # dataset, split, n, extractor, extractor_label, weights_sha256, feature_dim
+    # k -> the features' k-NN radii for PRDC, computed once per process (not saved)
+    _radii: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def knn_radii(self, k: int) -> np.ndarray:
+        if k not in self._radii:
+            self._radii[k] = real_knn_radii(self.features, k)
+        return self._radii[k]
 
     def save(self, path: str | Path) -> None:
         write_npz(
@@ -177,7 +184,9 @@ def score(
         seed=cfg.seed,
     )
     is_mean, is_std = inception_score(logits, splits=cfg.is_splits, seed=cfg.seed)
-    prdc = precision_recall_density_coverage(reference.features, features, k=cfg.prdc_k)
+    prdc = precision_recall_density_coverage(
+        reference.features, features, k=cfg.prdc_k, real_radii=reference.knn_radii(cfg.prdc_k)
+    )
     values = (fid, kid_mean, kid_std, is_mean, is_std, *(prdc[k] for k in SCORE_KEYS[5:]))
     return dict(zip(SCORE_KEYS, values, strict=True))
 

@@ -71,13 +71,15 @@ def precision_recall_density_coverage(
     *,
     k: int = 5,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    real_radii: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Precision, recall, density and coverage of ``fake`` (M, d) against ``real`` (N, d).
 
     ``k`` is the neighbourhood size of the k-NN balls (Naeem et al. recommend 5, Kynkäänniemi et
     al. use 3); it must be below both N and M. ``chunk_size`` rows are processed at a time; it
-    bounds memory and does not change the result. Returns a dict with float values for
-    ``"precision"``, ``"recall"``, ``"density"`` and ``"coverage"``.
+    bounds memory and does not change the result. ``real_radii``: the real set's k-NN radii from
+    :func:`real_knn_radii` (the same numbers; lets a fixed reference skip its N x N pass). Returns a
+    dict with float values for ``"precision"``, ``"recall"``, ``"density"`` and ``"coverage"``.
     """
     real = finite_matrix("real features", real, dtype=np.float64)
     fake = finite_matrix("fake features", fake, dtype=np.float64)
@@ -97,15 +99,14 @@ def precision_recall_density_coverage(
         )
     k, chunk_size = int(k), int(chunk_size)
 
-    # Translation invariant: an integer shift near the real mean removes large offsets (less
-    # cancellation in ‖a‖² + ‖b‖² − 2a·b) and is exact for integer and float32 inputs.
-    shift = np.round(real.mean(axis=0))
-    real = real - shift
+    real, shift, real_sq = _shifted(real)
     fake = fake - shift
-    real_sq = np.einsum("ij,ij->i", real, real)
     fake_sq = np.einsum("ij,ij->i", fake, fake)
 
-    real_radii = knn_radii(real, k, chunk_size=chunk_size, sq_norms=real_sq)  # (N,)
+    if real_radii is None:
+        real_radii = knn_radii(real, k, chunk_size=chunk_size, sq_norms=real_sq)  # (N,)
+    elif np.shape(real_radii) != (n_real,):
+        raise UserError(f"real_radii must have shape ({n_real},), got {np.shape(real_radii)}")
     fake_radii = knn_radii(fake, k, chunk_size=chunk_size, sq_norms=fake_sq)  # (M,)
 
     fake_in_real = 0  # fake samples inside at least one real ball (precision)
@@ -127,6 +128,25 @@ def precision_recall_density_coverage(
         "density": balls_hit / (k * n_fake),
         "coverage": float(np.count_nonzero(real_covered)) / n_real,
     }
+
+
+def _shifted(real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Translation invariance: an integer shift near the real mean removes large offsets (less
+    cancellation in ‖a‖² + ‖b‖² − 2a·b) and is exact for integer and float32 inputs. Returns the
+    shifted real rows, the shift and their squared norms."""
+    shift = np.round(real.mean(axis=0))
+    real = real - shift
+    return real, shift, np.einsum("ij,ij->i", real, real)
+
+
+def real_knn_radii(real: np.ndarray, k: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> np.ndarray:
+    """The real set's k-NN radii exactly as :func:`precision_recall_density_coverage` computes
+    them, to pass back as its ``real_radii`` when one reference is scored many times."""
+    real = finite_matrix("real features", real, dtype=np.float64)
+    if not _is_int(k) or not 1 <= k < len(real):
+        raise UserError(f"PRDC k must be an integer in [1, {len(real) - 1}]; got {k!r}")
+    shifted, _, sq = _shifted(real)
+    return knn_radii(shifted, int(k), chunk_size=chunk_size, sq_norms=sq)
 
 
 def knn_radii(

@@ -56,9 +56,12 @@ class SelfAttention(nn.Module):
     """SAGAN's attention block: (n, C, H, W) -> (n, C, H, W), with C % 8 == 0 and H, W even.
 
     ``forward(x, return_attention=True)`` also returns beta, (n, H*W, H*W/4), whose rows (one per
-    query position) sum to 1; the latest beta is kept, detached, in ``last_attention`` for the
-    attention-map figure.
+    query position) sum to 1. With ``record_attention = True`` the latest beta is also kept,
+    detached, in ``last_attention`` (for the attention-map figure; off by default, since at 32x32
+    and batch 500 it holds half a gigabyte).
     """
+
+    record_attention = False
 
     def __init__(self, channels: int, *, spectral_norm: bool = True, init: str = "ortho") -> None:
         super().__init__()
@@ -98,7 +101,8 @@ class SelfAttention(nn.Module):
         beta = F.softmax(torch.bmm(theta.transpose(1, 2), phi), dim=-1)  # (n, N, N/4)
         attended = torch.bmm(g, beta.transpose(1, 2)).view(n, c // 2, h, w)  # (n, C/2, H, W)
         y = x + self.gamma * self.o(attended)  # (n, C, H, W)
-        self.last_attention = beta.detach()
+        if self.record_attention:
+            self.last_attention = beta.detach()
         return (y, beta) if return_attention else y
 
     def extra_repr(self) -> str:
