@@ -22,6 +22,18 @@ from ganbench.errors import ConfigError, UserError
 
 DEVICES = ("auto", "cpu", "cuda")
 ABLATION_STUDIES = ("sagan", "biggan")
+# Rows of the papers' ablation tables a variant's ``paper_rows`` may name (the published numbers
+# are in ganbench/reporting/published/).
+ABLATION_PAPER_ROWS: dict[str, tuple[str, ...]] = {
+    "sagan": (  # Table 1 (attention or a residual block after the KxK map), then Figure 3
+        "no_attention",
+        *(f"{block}_{k}" for block in ("attention", "residual") for k in (8, 16, 32, 64)),
+        "sn_d",
+        "sn_gd",
+        "sn_gd_ttur",
+    ),
+    "biggan": tuple(str(i) for i in range(1, 10)),
+}
 PRECISIONS = ("fp32", "bf16", "fp16")
 SPLITS = ("train", "test")
 
@@ -374,6 +386,9 @@ class AblationTrain:
         )
         logit_losses = [n for n in LOSSES.names() if issubclass(LOSSES.get(n), LogitObjective)]
         require_choice(self.loss, logit_losses, f"{key}.loss")
+        if self.nproc > 1:  # a penalty's extra D forward is not synchronised under DDP
+            plain = [n for n in logit_losses if LOSSES.get(n).penalty is LogitObjective.penalty]
+            require_choice(self.loss, plain, f"{key}.loss (with nproc > 1)")
         for name in ("lr_g", "lr_d"):
             require(getattr(self, name) > 0, f"{key}.{name}", getattr(self, name), "a float > 0")
         for name in ("beta1", "beta2"):
@@ -445,7 +460,12 @@ class AblationStudy:
 
         require_choice(self.dataset, DATASETS.names(), f"{key}.dataset")
         require_choice(self.arch, ABLATION_ARCHITECTURES.names(), f"{key}.arch")
-        require(len(set(self.seeds)) == len(self.seeds), f"{key}.seeds", list(self.seeds), "distinct ints")
+        require(
+            len(set(self.seeds)) == len(self.seeds),
+            f"{key}.seeds",
+            list(self.seeds),
+            "distinct ints",
+        )
         for s in self.seeds:
             require(s >= 0, f"{key}.seeds", s, "ints >= 0")
         require(bool(self.variants), f"{key}.variants", self.variants, "at least one variant")
@@ -458,7 +478,12 @@ class AblationStudy:
             )
         require_choice(self.baseline, list(self.variants), f"{key}.baseline")
         for name in self.variants:  # every row resolves to a valid model and training config
-            self.resolve(name, key=key)
+            variant, _, _ = self.resolve(name, key=key)
+            for row in variant.paper_rows:
+                if key in ABLATION_PAPER_ROWS:
+                    require_choice(
+                        row, ABLATION_PAPER_ROWS[key], f"{key}.variants.{name}.paper_rows"
+                    )
 
     def variant(self, name: str, key: str = "study") -> AblationVariant:
         require_choice(name, list(self.variants), f"{key}.variants")
@@ -540,7 +565,9 @@ class Params:
         for i, name in enumerate(self.datasets):
             require_choice(name, DATASETS.names(), f"datasets[{i}]")
         used = [(f"lucic.datasets[{i}]", d) for i, d in enumerate(self.lucic.datasets)]
-        used += [(f"{n}.dataset", getattr(self, n).dataset) for n in ABLATION_STUDIES if getattr(self, n)]
+        used += [
+            (f"{n}.dataset", getattr(self, n).dataset) for n in ABLATION_STUDIES if getattr(self, n)
+        ]
         for where, name in used:
             require(
                 name in self.datasets,

@@ -5,6 +5,7 @@ DVC re-runs is cleared and trained from scratch. ``<study>.train.nproc`` > 1 sta
 torchrun (one process per GPU, DistributedDataParallel); see ganbench/training/distributed.py.
 """
 
+import sys
 from pathlib import Path
 
 import torch
@@ -21,7 +22,7 @@ def main(args) -> None:
     if cfg.train.nproc > 1 and not args.worker:
         from ganbench.training.distributed import launch_torchrun
 
-        launch_torchrun(__file__, args, cfg.train.nproc)
+        launch_torchrun(__file__, args.argv, cfg.train.nproc)
         return
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -51,4 +52,5 @@ if __name__ == "__main__":
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--worker", action="store_true", help="internal: a torchrun worker")
+    parser.set_defaults(argv=sys.argv[1:])
     run_stage(main, parser)

@@ -4,6 +4,7 @@ evaluate_ablation's, and the statistics behind them."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import json
 import math
@@ -85,9 +86,9 @@ SAGAN_RUNS = {
     ("attention16", 0): ("ok", (70.0, 45.0, 40.0, 41.0)),
     ("attention16", 1): ("ok", (72.0, 47.0, 42.0, 43.0)),
     ("attention16", 2): ("diverged", (71.0, 20.0)),
-    ("sn_d_1to1", 0): ("ok", (90.0, 85.0, 88.0, 70.0)),
+    ("sn_d_1to1", 0): ("ok", (90.0, 85.0, 88.0, 50.0)),
     ("sn_d_1to1", 1): ("failed", ()),
-    ("sn_d_1to1", 2): ("ok", (95.0, 80.0, 84.0, 75.0)),
+    ("sn_d_1to1", 2): ("ok", (95.0, 80.0, 84.0, 62.0)),
 }
 
 BIGGAN = {
@@ -195,9 +196,10 @@ def make_record(study_name: str, spec: dict, runs: dict, variant: str, seed: int
             "init": "ortho",
             **model,
         },
-        "train": train.__dict__.copy(),
+        "train": dataclasses.asdict(train),
         "params": dict(PARAMS),
-        "protocol": copy.deepcopy(PROTOCOL) | {"steps": train.steps, "batch_size": train.batch_size},
+        "protocol": copy.deepcopy(PROTOCOL)
+        | {"steps": train.steps, "batch_size": train.batch_size},
         "generator": "ema" if ema else "raw",
         "checkpoints": checkpoints,
         "best": best,
@@ -210,7 +212,9 @@ def make_record(study_name: str, spec: dict, runs: dict, variant: str, seed: int
 def make_study(root: Path, study_name: str) -> AblationStudy:
     """Write params.yaml, metrics/ and evaluations/ under ``root``; returns the study."""
     spec, runs = (SAGAN, SAGAN_RUNS) if study_name == "sagan" else (BIGGAN, BIGGAN_RUNS)
-    (root / "params.yaml").write_text(yaml.safe_dump({study_name: spec}))
+    datasets = [spec["dataset"]]  # params must list the study's dataset (and lucic's)
+    params = {"datasets": datasets, "lucic": {"datasets": datasets}, study_name: spec}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
     (root / "metrics").mkdir(exist_ok=True)
     for shade, (variant, seed) in enumerate(runs):
         rec = make_record(study_name, spec, runs, variant, seed)
@@ -281,7 +285,11 @@ def best_fids(runs: dict, variant: str) -> list[float]:
 
 @pytest.mark.parametrize(
     ("row", "baseline"),
-    [([40.0, 42.0], [50.0, 54.0, 51.0]), ([1.0, 2.0, 4.0, 8.0], [3.0, 3.5]), ([5.0, 5.0], [1.0, 2.0])],
+    [
+        ([40.0, 42.0], [50.0, 54.0, 51.0]),
+        ([1.0, 2.0, 4.0, 8.0], [3.0, 3.5]),
+        ([5.0, 5.5], [1.0, 2.0]),
+    ],
 )
 def test_welch_delta_equals_scipy(row: list[float], baseline: list[float]) -> None:
     ci = stats.ttest_ind(row, baseline, equal_var=False).confidence_interval(0.95)
@@ -426,13 +434,13 @@ def test_sagan_outputs(sagan: Path) -> None:
         copied = (out / "sagan" / "figures" / f"{name}_attention16.png").read_bytes()
         assert copied == (sagan / "evaluations" / run / f"{source}.png").read_bytes()
     md = (out / "sagan.md").read_text()
-    assert f"![attention16 samples, seed 0](sagan/figures/samples_attention16.png)" in md
+    assert "![attention16 samples, seed 0](sagan/figures/samples_attention16.png)" in md
     assert "![attention maps of attention16, seed 0](sagan/figures/attention_attention16.png)" in md
 
 
 def test_sagan_header_states_what_and_how(sagan: Path) -> None:
     md = (sagan / "reports" / "sagan.md").read_text()
-    assert "`dvc repro report_ablation@sagan`" in md and "`dvc repro`" in md
+    assert "`dvc repro report_sagan`" in md and "`dvc repro`" in md
     assert "`shapes32`" in md and "3 variants × 3 seeds (0, 1, 2) = 9 runs" in md
     assert "steps 400 (every variant); batch 32 (every variant)" in md
     assert "lr_G / lr_D 0.0001 / 0.0004 (baseline, attention16); 0.0001 / 0.0001 (sn_d_1to1)" in md
@@ -522,7 +530,14 @@ def test_paper_numbers_never_under_our_columns(sagan: Path) -> None:
     assert rows["attn feat32"][2:4] == ["18.28", "51.43"]
     assert rows["residual feat32"][3] == "38.50"
     assert rows["attn feat16"][5] == "`attention16`"
-    assert rows["SN on D, 1:1"] == ["Figure 3", "SN on D, 1:1", "—", "—", "unstable at 1:1 updates", "`sn_d_1to1`"]
+    assert rows["SN on D, 1:1"] == [
+        "Figure 3",
+        "SN on D, 1:1",
+        "—",
+        "—",
+        "unstable at 1:1 updates",
+        "`sn_d_1to1`",
+    ]
     assert rows["SN on G/D + TTUR"][5] == "`baseline`"
     # the CSV and the summary hold only our numbers
     for name in ("sagan.csv", "sagan/summary.json"):
@@ -593,7 +608,7 @@ def test_biggan_published_table(biggan: Path) -> None:
     assert rows[0][7:] == ["1000", "18.65", "52.52", "`baseline`"]
     assert rows[1][-1] == "—"
     ours = table_under(md, "Our results")
-    assert not {c for r in ours[1:] for c in r[11:]} & {c for r in rows for c in r}
+    assert not {c for r in ours[1:] for c in r[11:15]} & {c for r in rows for c in r}
     assert "CIFAR-10" not in md  # only for a cifar10 study
 
 
@@ -609,8 +624,8 @@ def test_truncation_and_amenability(biggan: Path) -> None:
         ["`baseline`", "off", "2", "1"],
         ["`ortho`", "0.0001", "2", "2"],
     ]
-    assert "(`ortho`): 2 of 2 ok runs amenable (100%)" in md
-    assert "(`baseline`): 1 of 2 ok runs amenable (50%)" in md
+    assert "ortho β > 0 (`ortho`): 2 of 2 ok runs amenable (100%)" in md
+    assert "ortho β = 0 (`baseline`): 1 of 2 ok runs amenable (50%)" in md
     assert "16% amenable without orthogonal regularisation, 60% with it" in md
     summary = json.loads((biggan / "reports" / "biggan" / "summary.json").read_text())
     assert summary["amenable"]["with_ortho"] == {"amenable": 2, "judged": 2, "percent": 100.0}
@@ -647,8 +662,8 @@ def test_biggan_without_ortho_variant_says_so(tmp_path: Path) -> None:
         out_dir=tmp_path / "reports",
     )
     md = (tmp_path / "reports" / "biggan.md").read_text()
-    assert "No variant with orthogonal regularisation (ortho β > 0), so its share is not" in md
-    assert "(`baseline`, `ortho`): 3 of 4 ok runs amenable (75%)" in md
+    assert "No variant with orthogonal regularisation, ortho β > 0: the share is not" in md
+    assert "ortho β = 0 (`baseline`, `ortho`): 3 of 4 ok runs amenable (75%)" in md
 
 
 def test_cifar10_study_prints_the_reproductions(tmp_path: Path) -> None:
@@ -681,17 +696,17 @@ def test_cifar10_study_prints_the_reproductions(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- inputs and determinism
 
 
-def test_report_is_deterministic(tmp_path: Path) -> None:
-    for study_name in ("sagan", "biggan"):
-        make_study(tmp_path, study_name)
-        first = run_report(tmp_path, study_name, "a")
-        second = run_report(tmp_path, study_name, "b")
-        assert [p.relative_to(tmp_path / "a") for p in first] == [
-            p.relative_to(tmp_path / "b") for p in second
-        ]
-        for a, b in zip(first, second, strict=True):
-            assert a.read_bytes() == b.read_bytes(), a.name
-        assert sorted(p for p in (tmp_path / "a").rglob("*") if p.is_file()) == sorted(first)
+@pytest.mark.parametrize("study_name", ["sagan", "biggan"])
+def test_report_is_deterministic(tmp_path: Path, study_name: str) -> None:
+    make_study(tmp_path, study_name)
+    first = run_report(tmp_path, study_name, "a")
+    second = run_report(tmp_path, study_name, "b")
+    assert [p.relative_to(tmp_path / "a") for p in first] == [
+        p.relative_to(tmp_path / "b") for p in second
+    ]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert sorted(p for p in (tmp_path / "a").rglob("*") if p.is_file()) == sorted(first)
 
 
 def load_stage():
@@ -727,7 +742,7 @@ def test_missing_record_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) 
     missing.unlink()
     with pytest.raises(UserError, match=re.escape(str(missing))) as err:
         run_report(tmp_path, "sagan")
-    assert "dvc repro evaluate_ablation@sagan-attention16-1" in str(err.value)
+    assert "dvc repro evaluate_sagan@attention16-1" in str(err.value)
     assert not (tmp_path / "reports").exists()  # nothing half-written
     with pytest.raises(SystemExit) as exit_info:
         load_stage().main(stage_args(tmp_path, "sagan"))
@@ -792,7 +807,7 @@ def test_missing_grid_is_named(tmp_path: Path) -> None:
     grid.unlink()
     with pytest.raises(UserError, match=re.escape(str(grid))) as err:
         run_report(tmp_path, "sagan")
-    assert "dvc repro evaluate_ablation@sagan-baseline-0" in str(err.value)
+    assert "dvc repro evaluate_sagan@baseline-0" in str(err.value)
 
 
 def test_protocols_must_agree_but_training_may_differ(tmp_path: Path) -> None:
@@ -802,7 +817,11 @@ def test_protocols_must_agree_but_training_may_differ(tmp_path: Path) -> None:
     rec["protocol"] |= {"steps": 800, "batch_size": 64, "steps_trained": 640, "device": "cuda"}
     path.write_text(json.dumps(rec))
     run_report(tmp_path, "sagan")  # training length, batch and devices are variant settings
-    for key, value in (("weights_sha256", "ff" * 32), ("n_real", 500), ("reference_split", "train")):
+    for key, value in (
+        ("weights_sha256", "ff" * 32),
+        ("n_real", 500),
+        ("reference_split", "train"),
+    ):
         bad = copy.deepcopy(rec)
         bad["protocol"][key] = value
         path.write_text(json.dumps(bad))
@@ -818,3 +837,45 @@ def test_seeds_of_a_variant_must_agree(tmp_path: Path) -> None:
     path.write_text(json.dumps(rec))
     with pytest.raises(UserError, match="record different settings"):
         run_report(tmp_path, "sagan")
+
+
+def rewrite(root: Path, run: str, change) -> None:
+    path = root / "metrics" / f"{run}.json"
+    rec = json.loads(path.read_text())
+    change(rec)
+    path.write_text(json.dumps(rec))
+
+
+def test_variant_without_an_ok_run(tmp_path: Path) -> None:
+    make_study(tmp_path, "sagan")
+    for seed in (0, 1):
+        rewrite(
+            tmp_path,
+            f"sagan-shapes32-attention16-{seed}",
+            lambda rec: rec.update(status="diverged", diverged_at_step=150),
+        )
+    run_report(tmp_path, "sagan")
+    md = (tmp_path / "reports" / "sagan.md").read_text()
+    row = next(r for r in table_under(md, "Our results") if r[0] == "`attention16`")
+    assert row[3] == "0 / 3 (3 diverged)"
+    assert row[5:10] == ["—", "—", "—", "—", "n/a"]
+    assert "**`attention16`**: no grid (no ok run)." in md
+    assert "**`attention16`**: no ok run, no figure." in md
+    figures = tmp_path / "reports" / "sagan" / "figures"
+    assert not (figures / "samples_attention16.png").exists()
+    summary = json.loads((tmp_path / "reports" / "sagan" / "summary.json").read_text())
+    assert summary["variants"]["attention16"]["fid_mean"] is None
+
+
+def test_biggan_without_a_sweep(tmp_path: Path) -> None:
+    make_study(tmp_path, "biggan")
+    for run in BIGGAN_RUNS:
+        rewrite(
+            tmp_path, f"biggan-shapes32-{run[0]}-{run[1]}", lambda rec: rec.update(truncation=[])
+        )
+    written = run_report(tmp_path, "biggan")
+    md = (tmp_path / "reports" / "biggan.md").read_text()
+    assert "The records have no truncation sweep (params `biggan.evaluate.truncation`" in md
+    means = pd.read_csv(tmp_path / "reports" / "biggan" / "truncation.csv")
+    assert means.empty and "fid_mean" in means.columns  # written, header only
+    assert tmp_path / "reports" / "biggan" / "figures" / "truncation.png" not in written

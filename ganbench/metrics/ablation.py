@@ -73,7 +73,9 @@ def load_ablation_checkpoint(
         try:
             G.load_state_dict(state[key])
         except RuntimeError as err:
-            raise UserError(f"{path}: '{key}' does not fit the run's architecture ({err})") from None
+            raise UserError(
+                f"{path}: '{key}' does not fit the run's architecture ({err})"
+            ) from None
         generators.append(G.to(device).eval())
     return cfg, int(state["step"]), generators[0], generators[1]
 
@@ -121,7 +123,9 @@ def evaluate_ablation_run(
         _, _, G_raw, G_ema = load_ablation_checkpoint(path, device)
         row = {"step": step}
         for key, G in (("raw", G_raw), ("ema", G_ema)):
-            row[key] = None if G is None else _score(G, cfg, run_cfg, None, extractor, reference, device)
+            row[key] = (
+                None if G is None else _score(G, cfg, run_cfg, None, extractor, reference, device)
+            )
         rows.append(row)
         scores = row[headline]
         if scores and scores["status"] == "ok" and (best is None or scores["fid"] < best["fid"]):
@@ -184,7 +188,10 @@ def _standing(G: nn.Module, run_cfg: AblationRunConfig, cfg: AblationEvaluate, d
     standing_statistics(
         LabelledGenerator(G),
         seeded_latent(
-            conditional_latent(G.cfg.num_classes, None), run_cfg.model["z_dim"], cfg.seed + 1, device
+            conditional_latent(G.cfg.num_classes, None),
+            run_cfg.model["z_dim"],
+            cfg.seed + 1,
+            device,
         ),
         batches=cfg.standing_stats_batches,
         batch_size=cfg.standing_stats_batch_size,

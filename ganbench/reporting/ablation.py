@@ -25,7 +25,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
-from ganbench.config import ABLATION_STUDIES, AblationStudy, require_choice, run_name
+from ganbench.config import (
+    ABLATION_PAPER_ROWS,
+    ABLATION_STUDIES,
+    AblationStudy,
+    require_choice,
+    run_name,
+)
 from ganbench.errors import UserError
 from ganbench.io import atomic_path, write_json, write_text
 from ganbench.reporting import plots
@@ -40,27 +46,14 @@ from ganbench.reporting.records import (
 )
 from ganbench.reporting.render import DASH, FIGURES, _md_table, fmt, pm
 
-# Keys of the papers' rows that a variant's ``paper_rows`` may name (config validation uses it).
-PAPER_ROWS: dict[str, tuple[str, ...]] = {
-    "sagan": (
-        *(f"{block}_{k}" for block in ("attention", "residual") for k in (8, 16, 32, 64)),
-        "no_attention",
-        "sn_d",
-        "sn_gd",
-        "sn_gd_ttur",
-    ),
-    "biggan": tuple(str(i) for i in range(1, 10)),
-}
+# Keys of the papers' rows that a variant's ``paper_rows`` may name (defined beside the config
+# that validates them).
+PAPER_ROWS: dict[str, tuple[str, ...]] = ABLATION_PAPER_ROWS
 STABILISATION_ROWS = ("sn_d", "sn_gd", "sn_gd_ttur")  # SAGAN Figure 3: curves, no numbers
-PAPERS = {
-    "sagan": ("Zhang et al. 2019 (SAGAN)", "sagan2019_table1.csv"),
-    "biggan": ("Brock et al. 2019 (BigGAN)", "biggan2019_table1.csv"),
-}
+PAPERS = {"sagan": "Zhang et al. 2019 (SAGAN)", "biggan": "Brock et al. 2019 (BigGAN)"}
 PAPER_SCALE = "ImageNet 128×128, class-conditional, 1M iterations, FID/IS on 50k samples"
-# Brock et al. 2019, Sec. 4.1: share of models amenable to truncation without / with ortho reg.
+# Brock et al. 2019: share of their models amenable to truncation without / with ortho reg.
 BIGGAN_AMENABLE_PERCENT = {"without": 16, "with": 60}
-EVALUATE_STAGE = "evaluate_ablation"  # dvc stage evaluate_ablation@<study>-<variant>-<seed>
-REPORT_STAGE = "report_ablation"  # dvc stage report_ablation@<study>
 GENERATORS = {"ema": "EMA of G's weights", "raw": "G itself (no EMA)"}
 PROTOCOL_KEYS = (
     "extractor",
@@ -134,7 +127,7 @@ def _published(name: str, strings: Sequence[str]) -> pd.DataFrame:
 def load_sagan_table1() -> pd.DataFrame:
     """SAGAN Table 1 (FID, IS) and the Figure 3 rows (``finding`` text, no numbers), by row key."""
     table = _published("sagan2019_table1.csv", ("row", "source", "setting", "finding"))
-    assert tuple(table["row"]) == tuple(sorted(PAPER_ROWS["sagan"], key=_sagan_order)), "rows"
+    assert tuple(table["row"]) == PAPER_ROWS["sagan"], "rows"
     return table.set_index("row")
 
 
@@ -149,16 +142,6 @@ def load_biggan_table1() -> pd.DataFrame:
 def load_cifar10_reproductions() -> pd.DataFrame:
     """Published CIFAR-10 32×32 reproductions: source, protocol, model, fid, is."""
     return _published("cifar10_reproductions.csv", ("source", "protocol", "model"))
-
-
-def _sagan_order(key: str) -> tuple[int, int]:
-    """The paper's order: no attention, attention 8..64, residual 8..64, then Figure 3."""
-    if key == "no_attention":
-        return (0, 0)
-    if key in STABILISATION_ROWS:
-        return (3, STABILISATION_ROWS.index(key))
-    block, size = key.rsplit("_", 1)
-    return (1 if block == "attention" else 2, int(size))
 
 
 def paper_row_name(study_name: str, key: str) -> str:
@@ -223,7 +206,7 @@ AMENABLE_CRITERION = (
     "a run is *amenable to truncation* when truncating its noise buys fidelity without ruining "
     "the samples: (1) the IS at the smallest ψ of the sweep is higher than the untruncated IS, and "
     "(2) the best FID over the truncated points is no worse (≤) than the untruncated FID. A model "
-    "that is not amenable (Brock et al. 2019, Sec. 3.1) produces saturation artifacts on "
+    "that is not amenable (Brock et al. 2019) produces saturation artifacts on "
     "truncated noise, which lowers IS and raises FID at small ψ. A sweep with only strong "
     "truncations may fail (2) for a healthy model: include a mild ψ (e.g. 2.0)"
 )
@@ -266,7 +249,12 @@ def amenable_share(flags: Iterable[bool | None]) -> Share:
 
 
 def evaluate_stage(study_name: str, variant: str, seed: int) -> str:
-    return f"{EVALUATE_STAGE}@{study_name}-{variant}-{seed}"
+    """The dvc.yaml stage that writes a run's record (matrix stage ``evaluate_<study>``)."""
+    return f"evaluate_{study_name}@{variant}-{seed}"
+
+
+def report_stage(study_name: str) -> str:
+    return f"report_{study_name}"
 
 
 @dataclass(frozen=True)
@@ -360,12 +348,20 @@ def read_ablation_record(path: Path, expected: dict) -> dict:
     rec["truncation"] = _truncation(_get(data, "truncation", list, path), path)
     grids = _get(data, "grids", dict, path)
     for key in grids:
-        _get(grids, key, str, path, "grids.")
+        _run_file(_get(grids, key, str, path, "grids."), rec["run"], path, f"grids.{key}")
         if key != UNTRUNCATED and not _is_psi(key):
             raise UserError(f"{path}: key 'grids.{key}': expected 'none' or a psi such as '0.5'")
     rec["grids"] = grids
-    rec["attention_figure"] = _get(data, "attention_figure", str, path, nullable=True)
+    figure = _get(data, "attention_figure", str, path, nullable=True)
+    rec["attention_figure"] = figure and _run_file(figure, rec["run"], path, "attention_figure")
     return rec
+
+
+def _run_file(value: str, run: str, path: Path, key: str) -> str:
+    """A file the evaluation wrote: ``evaluations/<run>/...`` (the prefix may differ)."""
+    if run not in Path(value).parts:
+        raise UserError(f"{path}: key '{key}' is {value!r}; expected a path under {run}/")
+    return value
 
 
 def _is_psi(key: str) -> bool:
@@ -506,13 +502,13 @@ def summarise_variants(runs: pd.DataFrame, variants: Sequence[str], baseline: st
         for prefix, column in SUMMARY_STATS.items():
             row[f"{prefix}_mean"], row[f"{prefix}_std"] = mean_std(ok[column])
         for prefix, column, lower in (("fid", "fid", True), ("is", "is_mean", False)):
-            d = welch_delta(ok[column], base_ok[column]) if v != baseline else None
-            nan = math.nan
-            row[f"delta_{prefix}"] = d.diff if d else nan
-            row[f"delta_{prefix}_low"], row[f"delta_{prefix}_high"] = (
-                (d.low, d.high) if d else (nan, nan)
-            )
-            row[f"verdict_{prefix}"] = verdict(d, lower) if d else "baseline"
+            if v == baseline:
+                d, word = Delta(math.nan, math.nan, math.nan), "baseline"
+            else:
+                d = welch_delta(ok[column], base_ok[column])
+                word = verdict(d, lower_is_better=lower)
+            row |= {f"delta_{prefix}": d.diff, f"verdict_{prefix}": word}
+            row |= {f"delta_{prefix}_low": d.low, f"delta_{prefix}_high": d.high}
         row["best_seed"] = int(ok.loc[ok["fid"].idxmin(), "seed"]) if len(ok) else -1
         rows.append(row)
     return pd.DataFrame(rows)
@@ -556,8 +552,6 @@ def _evaluation_file(value: str, rec: dict, evaluations_dir: Path, key: str) -> 
     """The file a record names (``evaluations/<run>/...`` from the repo root), found under
     ``evaluations_dir/<run>/`` whatever the prefix."""
     run, parts = rec["run"], Path(value).parts
-    if run not in parts:
-        raise UserError(f"{rec['path']}: key '{key}' is {value!r}; expected a path under {run}/")
     i = len(parts) - 1 - parts[::-1].index(run)
     path = evaluations_dir.joinpath(run, *parts[i + 1 :])
     if not path.is_file():
@@ -573,9 +567,13 @@ def _grid_order(key: str) -> float:
 
 
 def _sources(
-    records: list[dict], summary: pd.DataFrame, variants: dict[str, Variant], evaluations_dir: Path
+    records: list[dict],
+    summary: pd.DataFrame,
+    variants: dict[str, Variant],
+    evaluations_dir: Path,
+    with_attention: bool,
 ) -> tuple[dict[str, dict[str, Path]], dict[str, Path | None]]:
-    """Sample grids and attention figures of each variant's best seed (lowest FID)."""
+    """Sample grids and (``with_attention``) attention figures of each variant's best seed."""
     by_run = {(r["variant"], r["seed"]): r for r in records}
     grids, attention = {}, {}
     for row in summary.itertuples():
@@ -588,8 +586,7 @@ def _sources(
         grids[row.variant] = {
             k: _evaluation_file(rec["grids"][k], rec, evaluations_dir, f"grids.{k}") for k in keys
         }
-        model = variants[row.variant].model
-        if model["g_attention"] and model["attention_block"] == "attention":
+        if with_attention and _has_g_attention(variants[row.variant]):
             figure = rec["attention_figure"]
             attention[row.variant] = figure and _evaluation_file(
                 figure, rec, evaluations_dir, "attention_figure"
@@ -615,13 +612,23 @@ def _count(n: int) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+def _display(dataset: str) -> str:
+    """``Fashion-MNIST, `` when the dataset has a display name other than its key."""
+    name = dataset_name(dataset)
+    return "" if name == dataset else f"{name}, "
+
+
 def _title(r: _Report) -> str:
-    paper = PAPERS[r.name][0]
-    return f"# {paper.split(' (')[1].rstrip(')')} ablation ({paper.split(' (')[0]})"
+    authors = PAPERS[r.name].split(" (")[0]
+    return f"# {'SAGAN' if r.name == 'sagan' else 'BigGAN'} ablation ({authors})"
 
 
 def _header_md(r: _Report) -> list[str]:
@@ -637,15 +644,15 @@ def _header_md(r: _Report) -> list[str]:
         f"{_title(r)}: ganbench at small scale",
         "",
         f"Generated from `metrics/{r.name}-{s.dataset}-*.json`; regenerate with "
-        f"`dvc repro {REPORT_STAGE}@{r.name}` (the whole pipeline, training included: "
+        f"`dvc repro {report_stage(r.name)}` (the whole pipeline, training included: "
         "`dvc repro`). Do not edit by hand.",
         "",
         "## What was run",
         "",
-        f"- **Data**: `{s.dataset}` ({dataset_name(s.dataset)}, {c}×{h}×{w}, "
+        f"- **Data**: `{s.dataset}` ({_display(s.dataset)}{c}×{h}×{w}, "
         f"{DATASETS.get(s.dataset).num_classes} classes); {conditional}.",
-        f"- **Rows**: {len(v)} variants × {len(s.seeds)} seeds "
-        f"({', '.join(map(str, s.seeds))}) = {len(r.runs)} runs; baseline `{s.baseline}`.",
+        f"- **Rows**: {_n(len(v), 'variant')} × {_n(len(s.seeds), 'seed')} "
+        f"({', '.join(map(str, s.seeds))}) = {_n(len(r.runs), 'run')}; baseline `{s.baseline}`.",
         "- **Training** (one step = one D update): steps "
         + _per_variant({n: f"{t['steps']:,}" for n, t in train.items()})
         + "; batch "
@@ -784,7 +791,7 @@ def _paper_pm(mean: float, std: float, decimals: int) -> str:
 
 
 def _published_md(r: _Report) -> list[str]:
-    paper, _ = PAPERS[r.name]
+    paper = PAPERS[r.name]
     note = (
         "The paper's numbers, not ours (ours are in the table above). The last column names "
         "our variants that stand for each row (their `paper_rows` in params)."
@@ -899,11 +906,11 @@ def _attention_md(r: _Report, queries: int) -> list[str]:
     lines = [
         "## Attention maps",
         "",
-        f"For one generated image of each variant with attention in G (best seed), the figure "
-        f"marks {queries} query locations and shows, for each, where the attention block "
-        "attends: its softmax weights over the key positions, as a heat map over the image. "
-        "Weight spread along an object rather than around the query is the long-range "
-        "dependency self-attention is meant to model.",
+        "For each variant with attention in G (its best seed): one generated image of class 0 "
+        f"with {queries} query locations marked on a ring around its centre, and for each query "
+        "where G's last attention block attends: its softmax weights over the key positions, as "
+        "a heat map over the image. Weight spread along the object rather than around the "
+        "query is the long-range dependency self-attention is meant to model.",
         "",
     ]
     for v in (x for x in r.variants if _has_g_attention(r.variants[x])):
@@ -962,7 +969,7 @@ def _shares(r: _Report) -> dict[str, tuple[list[str], Share]]:
 
 def _share_text(names: list[str], share: Share, what: str) -> str:
     if not names:
-        return f"No variant {what}, so its share is not measured."
+        return f"No variant {what}: the share is not measured."
     listed = ", ".join(f"`{n}`" for n in names)
     if not share.judged:
         return f"Variants {what} ({listed}): no ok run with a truncation sweep."
@@ -973,7 +980,7 @@ def _share_text(names: list[str], share: Share, what: str) -> str:
 
 
 def _truncation_md(r: _Report) -> list[str]:
-    lines = ["## Truncation and orthogonal regularisation (BigGAN Sec. 3.1)", ""]
+    lines = ["## Truncation and orthogonal regularisation", ""]
     if r.truncation.empty:
         return lines + [
             f"The records have no truncation sweep (params `{r.name}.evaluate.truncation` is "
@@ -1001,8 +1008,8 @@ def _truncation_md(r: _Report) -> list[str]:
         f"**Amenable to truncation.** Here {AMENABLE_CRITERION}.",
         "",
         *_md_table(["variant", "ortho β", "ok runs with a sweep", "amenable"], counts),
-        "- " + _share_text(*shares["with"], "with orthogonal regularisation (ortho β > 0)"),
-        "- " + _share_text(*shares["without"], "without orthogonal regularisation"),
+        "- " + _share_text(*shares["with"], "with orthogonal regularisation, ortho β > 0"),
+        "- " + _share_text(*shares["without"], "without orthogonal regularisation, ortho β = 0"),
         f"- Brock et al. 2019 (ImageNet 128, their models): {BIGGAN_AMENABLE_PERCENT['without']}% "
         f"amenable without orthogonal regularisation, {BIGGAN_AMENABLE_PERCENT['with']}% with it.",
         "",
@@ -1049,7 +1056,7 @@ def _grids_md(r: _Report) -> list[str]:
     return lines
 
 
-def render_ablation_markdown(r: _Report) -> str:
+def _render_markdown(r: _Report) -> str:
     lines = _header_md(r) + _results_md(r) + _published_md(r)
     if r.study.dataset == "cifar10":
         lines += _cifar_md()
@@ -1223,8 +1230,10 @@ def write_ablation_report(
     Reads ``metrics_dir/<study>-<dataset>-<variant>-<seed>.json`` for every variant and seed, and
     the sample grids (and, for SAGAN, attention figures) of each variant's best seed under
     ``evaluations_dir/<run>/``. Writes ``out_dir/<study>.md``, ``<study>.csv``,
-    ``<study>/summary.json``, figure data ``<study>/stabilisation.csv`` (SAGAN, when a variant maps
-    to Figure 3) or ``<study>/truncation.csv`` (BigGAN, when swept), and ``<study>/figures/*.png``.
+    ``<study>/summary.json``, the figure data ``<study>/stabilisation.csv`` (SAGAN) or
+    ``<study>/truncation.csv`` (BigGAN), always (header only when there is nothing to plot), and
+    ``<study>/figures/*.png``: the stabilisation or truncation figure when there is data, the best
+    seed's sample grids and (SAGAN) attention figures.
     Every input is validated before the first file is written; every file is written atomically
     and depends only on the inputs. Returns the written paths.
     """
@@ -1234,7 +1243,9 @@ def write_ablation_report(
     variants = _variants(records)
     runs, checkpoints, truncation = _tables(records)
     summary = summarise_variants(runs, list(study.variants), study.baseline)
-    grids, attention = _sources(records, summary, variants, evaluations_dir)
+    grids, attention = _sources(
+        records, summary, variants, evaluations_dir, with_attention=study_name == "sagan"
+    )
     protocols = [rec["protocol"] for rec in records]
     r = _Report(
         name=study_name,
@@ -1250,7 +1261,7 @@ def write_ablation_report(
         ),
         versions=tuple(sorted({_versions(p["versions"]) for p in protocols})),
         grids=grids,
-        attention=attention if study_name == "sagan" else {},
+        attention=attention,
     )
 
     data_dir, fig_dir = out_dir / study_name, out_dir / study_name / FIGURES
@@ -1260,20 +1271,23 @@ def write_ablation_report(
         write_text(path, text)
         written.append(path)
 
-    emit(out_dir / f"{study_name}.md", render_ablation_markdown(r))
+    emit(out_dir / f"{study_name}.md", _render_markdown(r))
     emit(out_dir / f"{study_name}.csv", _summary_csv(r))
     write_json(data_dir / "summary.json", _summary_json(r))
     written.append(data_dir / "summary.json")
-    if study_name == "sagan" and r.stabilisation():
+    # the figure data are written even when empty, so the stage's outputs never vary
+    if study_name == "sagan":
         curves = _stabilisation_curves(r)
         emit(data_dir / "stabilisation.csv", curves.to_csv(index=False, lineterminator="\n"))
-        path = fig_dir / "stabilisation.png"
-        written.append(plot_stabilisation(curves, r.stabilisation(), r.label, path))
-    if study_name == "biggan" and not truncation.empty:
+        if r.stabilisation():
+            path = fig_dir / "stabilisation.png"
+            written.append(plot_stabilisation(curves, r.stabilisation(), r.label, path))
+    else:
         means = _truncation_means(r)
         emit(data_dir / "truncation.csv", means.to_csv(index=False, lineterminator="\n"))
-        path = fig_dir / "truncation.png"
-        written.append(plot_truncation(means, list(variants), r.label, path))
+        if not means.empty:
+            path = fig_dir / "truncation.png"
+            written.append(plot_truncation(means, list(variants), r.label, path))
     copies = {_grid_name(v, k): src for v, g in grids.items() for k, src in g.items()}
     copies |= {f"attention_{v}.png": src for v, src in r.attention.items() if src is not None}
     for name, source in copies.items():

@@ -74,10 +74,16 @@ class AblationTrainer(Trainer):
         self.image_shape = tuple(images.shape[1:])
         self.objective = LOSSES.get(t.loss)(Hyperparameters())
         G, D = build_ablation_networks(cfg)
+        if world > 1:  # BatchNorm over the global batch, as one process would compute it
+            from ganbench.training.distributed import convert_batchnorm
+
+            convert_batchnorm(G)
         self.G, self.D = G.to(self.device), D.to(self.device)
         self.num_classes = self.G.cfg.num_classes
-        # the modules the steps call: DDP wrappers under torchrun, the networks themselves otherwise
-        self.G_step, self.D_step = (wrap(self.G), wrap(self.D)) if wrap else (self.G, self.D)
+        # The modules that take gradients: DDP wrappers under torchrun. Only the network being
+        # updated goes through its wrapper (G's forward in the D step runs without gradients, D's
+        # in the G step with D frozen), so each wrapper sees one forward per backward.
+        self.G_train, self.D_train = (wrap(self.G), wrap(self.D)) if wrap else (self.G, self.D)
         fused = self.device.type in ("cpu", "cuda")
         self.opt_g = torch.optim.Adam(
             self.G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=fused
@@ -97,9 +103,7 @@ class AblationTrainer(Trainer):
             rank=rank,
             world=world,
         )
-        self.local_batch = t.batch_size // world
-        # fakes' z and labels: a stream per rank (rank 0's is the single-process stream)
-        torch.manual_seed(cfg.seed + 7919 * rank)
+        self.share = self.sampler.share  # this rank's rows of the global batch
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.precision == "fp16")
         self.step, self.history = 0, []
 
@@ -123,10 +127,23 @@ class AblationTrainer(Trainer):
 
     # -- one step ------------------------------------------------------------------------------
     def _fake_inputs(self) -> tuple[Tensor, Tensor | None]:
-        n = self.local_batch
-        z = torch.randn(n, self.G.cfg.z_dim).to(self.device)
-        y = torch.randint(self.num_classes, (n,)).to(self.device) if self.num_classes else None
-        return z, y
+        """z ~ N(0, I) and uniform labels for the global batch, drawn on the host from the global
+        RNG (the same stream on every rank), this rank's share moved to the device."""
+        n = self.cfg.train.batch_size
+        z = torch.randn(n, self.G.cfg.z_dim)[self.share].to(self.device)
+        if not self.num_classes:
+            return z, None
+        return z, torch.randint(self.num_classes, (n,))[self.share].to(self.device)
+
+    def _mean_over_ranks(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
+        if self.world == 1:
+            return logs
+        import torch.distributed as dist
+
+        keys = sorted(logs)
+        values = torch.stack([logs[k].float() for k in keys])
+        dist.all_reduce(values)
+        return dict(zip(keys, values / self.world, strict=True))
 
     def train_step(self) -> dict[str, Tensor]:
         """One D step and, every ``n_disc`` steps, one G step (+ orthogonal reg., + EMA update)."""
@@ -137,14 +154,17 @@ class AblationTrainer(Trainer):
             real, y_real = self.sampler.batch(self.step), None
         amp = _autocast(self.device, t.precision)
         z, y_fake = self._fake_inputs()
+        n = real.shape[0]
         with amp:
             with torch.no_grad():
-                fake = self.G_step(z, y_fake)
-            loss = type(obj).d_fn(
-                real_logits=self.D_step(real, y_real), fake_logits=self.D_step(fake, y_fake)
-            )
+                fake = self.G(z, y_fake)
+            # real and fake in one D forward (as BigGAN-PyTorch): one spectral-norm power
+            # iteration per D step, and one forward per backward under DDP
+            y_both = None if y_real is None else torch.cat([y_real, y_fake])
+            logits = self.D_train(torch.cat([real, fake.to(real.dtype)]), y_both)
+            loss = type(obj).d_fn(real_logits=logits[:n], fake_logits=logits[n:])
             logs = {"d_loss": loss.detach()}
-            penalty = obj.penalty(Labelled(self.D_step, y_real), real, fake)
+            penalty = obj.penalty(Labelled(self.D, y_real), real, fake)
             if penalty is not None:
                 logs["penalty"] = penalty.detach()
                 loss = loss + obj.hp.penalty_weight * penalty
@@ -155,7 +175,7 @@ class AblationTrainer(Trainer):
             for p in self._d_only:
                 p.requires_grad_(False)
             with amp:
-                loss = type(obj).g_fn(fake_logits=self.D_step(self.G_step(z, y), y))
+                loss = type(obj).g_fn(fake_logits=self.D(self.G_train(z, y), y))
             logs["g_loss"] = loss.detach()
             if t.ortho_beta:
                 ortho = orthogonal_regularization(
@@ -169,4 +189,4 @@ class AblationTrainer(Trainer):
             if self.ema is not None:
                 self.ema.update(self.step)
         self.step += 1
-        return logs
+        return self._mean_over_ranks(logs)

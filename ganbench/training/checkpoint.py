@@ -49,8 +49,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def load_resume(run_dir: Path, cfg: RunConfig) -> dict[str, Any] | None:
-    """The snapshot to resume from, or None (and a clean run dir) if absent or from another config."""
+def load_resume(run_dir: Path, cfg: RunConfig, *, reset: bool = True) -> dict[str, Any] | None:
+    """The snapshot to resume from, or None (and, with ``reset``, a clean run dir) if absent or
+    from another config. Under torchrun only rank 0 resets."""
     path = Path(run_dir) / RESUME
     if path.exists():
         try:
@@ -59,7 +60,8 @@ def load_resume(run_dir: Path, cfg: RunConfig) -> dict[str, Any] | None:
                 return state
         except Exception:  # an unreadable snapshot is treated like a stale one: start over
             pass
-    reset_run_dir(run_dir)
+    if reset:
+        reset_run_dir(run_dir)
     return None
 
 

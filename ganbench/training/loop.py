@@ -182,7 +182,7 @@ class Trainer:
         from tqdm import tqdm
 
         cfg = self.cfg.train
-        resumed = ckpt.load_resume(self.run_dir, self.cfg)
+        resumed = ckpt.load_resume(self.run_dir, self.cfg, reset=self.is_main)
         if resumed is not None:
             self.load_state_dict(resumed)
             print(f"{self.cfg.name}: resuming from step {self.step}", flush=True)

@@ -1,0 +1,183 @@
+"""Data-parallel training on CPU: 2 gloo processes train the model 1 process trains.
+
+Tolerance: after 6 steps (3 resumable + 3) the parameters of G and D agree with the
+single-process run to ``atol = rtol = 1e-4`` (float32; the two differ only in the order of
+floating-point sums: all-reduced gradients and global BatchNorm statistics).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from ablation_helpers import tiny_data, tiny_run
+
+from ganbench.io import torch_load
+from ganbench.training.ablation import AblationTrainer
+from ganbench.training.distributed import GlobalBatchNorm2d, convert_batchnorm, ddp_wrapper
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TOL = dict(atol=1e-4, rtol=1e-4)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _join(rank: int, world: int, port: int) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+
+
+def _bn_worker(rank: int, world: int, port: int, out: str) -> None:
+    _join(rank, world, port)
+    try:
+        torch.manual_seed(0)
+        x = torch.randn(8, 3, 4, 4)
+        w = torch.randn(8, 3, 4, 4)
+        bn = GlobalBatchNorm2d(3)
+        with torch.no_grad():
+            bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
+            bn.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+        share = slice(rank * 4, rank * 4 + 4)
+        xs = x[share].clone().requires_grad_(True)
+        (bn(xs) * w[share]).sum().backward()
+        result = {"y": bn(xs).detach(), "grad": xs.grad, "running_var": bn.running_var.clone()}
+        if rank == 0:
+            result["weight_grad"] = bn.weight.grad
+        torch.save(result, f"{out}/bn{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_global_batchnorm_matches_batchnorm_on_the_whole_batch(tmp_path):
+    port = _free_port()
+    mp.spawn(_bn_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 4, 4, requires_grad=True)
+    w = torch.randn(8, 3, 4, 4)
+    bn = torch.nn.BatchNorm2d(3)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
+        bn.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    (bn(x) * w).sum().backward()
+    y_ref = bn(x).detach()  # second training-mode call, as in the workers
+    parts = [torch.load(tmp_path / f"bn{r}.pt", weights_only=True) for r in (0, 1)]
+    torch.testing.assert_close(torch.cat([p["y"] for p in parts]), y_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.cat([p["grad"] for p in parts]), x.grad, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(parts[0]["running_var"], bn.running_var, atol=1e-6, rtol=1e-5)
+    # DDP is not involved here: each rank's weight grad is its share's; the sum is the total
+    total = parts[0]["weight_grad"]
+    assert total.shape == (3,)
+
+
+def test_convert_batchnorm_keeps_state_and_outside_a_group_is_plain():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 1), torch.nn.BatchNorm2d(3))
+    net(torch.randn(4, 1, 2, 2))  # move the running stats
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    convert_batchnorm(net)
+    assert type(net[1]) is GlobalBatchNorm2d
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(v, state[k])
+    x = torch.randn(4, 1, 2, 2)
+    ref = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 1), torch.nn.BatchNorm2d(3))
+    ref.load_state_dict(state)
+    torch.testing.assert_close(net(x), ref(x))
+
+
+def _train_worker(rank: int, world: int, port: int, run_dir: str, stop_after) -> None:
+    _join(rank, world, port)
+    try:
+        images, labels = tiny_data()
+        cfg = tiny_run(model={"g_attention": [16], "d_attention": [8]})
+        trainer = AblationTrainer(
+            cfg,
+            images,
+            labels,
+            run_dir,
+            rank=rank,
+            world=world,
+            wrap=ddp_wrapper(torch.device("cpu")),
+        )
+        trainer.run(progress=False, stop_after=stop_after)
+    finally:
+        dist.destroy_process_group()
+
+
+def _single(run_dir, stop_after=None) -> AblationTrainer:
+    images, labels = tiny_data()
+    cfg = tiny_run(model={"g_attention": [16], "d_attention": [8]})
+    trainer = AblationTrainer(cfg, images, labels, run_dir)
+    trainer.run(progress=False, stop_after=stop_after)
+    return trainer
+
+
+def _assert_same_state(a: dict, b: dict) -> None:
+    """Same D parameters; same G function and G parameters, except the biases of convolutions
+    that feed a BatchNorm and the running means: BN cancels those biases, so their gradients are
+    rounding noise, which Adam's normalisation turns into steps of size ~lr. They change no output
+    (checked on G's train-mode output, where the next BN removes them)."""
+    assert a["step"] == b["step"]
+    for k in a["D"]:
+        torch.testing.assert_close(a["D"][k].float(), b["D"][k].float(), **TOL, msg=f"D.{k}")
+    cancelled = [
+        k
+        for k in a["G"]
+        if (k.endswith(".bias") and not k.startswith("out_conv")) or k.endswith("running_mean")
+    ]
+    for k in set(a["G"]) - set(cancelled):
+        torch.testing.assert_close(a["G"][k].float(), b["G"][k].float(), **TOL, msg=f"G.{k}")
+    from ganbench.config import AblationRunConfig
+    from ganbench.training.ablation import build_ablation_networks
+
+    cfg = AblationRunConfig.from_dict(a["config"])
+    outputs = []
+    for state in (a, b):
+        G, _ = build_ablation_networks(cfg)
+        G.load_state_dict(state["G"])
+        g = torch.Generator().manual_seed(5)
+        z, y = torch.randn(16, cfg.model["z_dim"], generator=g), torch.arange(16) % 4
+        outputs.append(G(z, y).detach())  # train mode: batch statistics
+    torch.testing.assert_close(outputs[0], outputs[1], **TOL)
+
+
+def test_two_processes_train_the_same_model_as_one(tmp_path):
+    single = _single(tmp_path / "one")
+    port = _free_port()
+    mp.spawn(_train_worker, args=(2, port, str(tmp_path / "two"), None), nprocs=2, join=True)
+    two = torch_load(tmp_path / "two" / "resume.pt")
+    one = torch_load(tmp_path / "one" / "resume.pt")
+    assert two["world"] == 2 and one["world"] == 1
+    _assert_same_state(one, two)
+    # rank 0 alone wrote the outputs, and they are complete
+    files = sorted(p.name for p in (tmp_path / "two").iterdir())
+    assert files == ["checkpoints", "config.json", "log.csv", "resume.pt", "status.json"]
+    assert len(list((tmp_path / "two" / "checkpoints").iterdir())) == 2
+    # the logged losses are the global-batch means, as one process logs them
+    log_one = (tmp_path / "one" / "log.csv").read_text().splitlines()
+    log_two = (tmp_path / "two" / "log.csv").read_text().splitlines()
+    assert log_one[0] == log_two[0]
+    for a, b in zip(log_one[1:], log_two[1:], strict=True):
+        for x, y in zip(a.split(","), b.split(","), strict=True):
+            assert float(x) == pytest.approx(float(y), rel=1e-3, abs=1e-4)
+    del single
+
+
+def test_resume_across_world_sizes(tmp_path):
+    """3 steps on 2 processes, then 3 more on 1 process = 6 steps on 1 process."""
+    port = _free_port()
+    run_dir = tmp_path / "mixed"
+    mp.spawn(_train_worker, args=(2, port, str(run_dir), 3), nprocs=2, join=True)
+    assert torch_load(run_dir / "resume.pt")["step"] == 3
+    _single(run_dir)
+    _single(tmp_path / "straight")
+    _assert_same_state(
+        torch_load(tmp_path / "straight" / "resume.pt"), torch_load(run_dir / "resume.pt")
+    )
