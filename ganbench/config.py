@@ -544,8 +544,9 @@ class Params:
     """The whole params.yaml."""
 
     data: dict = field(default_factory=dict)  # dataset name -> DatasetConfig mapping
-    # every dataset a study uses: prepare, classifier and refstats run once per entry
-    datasets: tuple[str, ...] = ("fashion_mnist",)
+    # every dataset a study uses: prepare, classifier and refstats run once per entry (dvc.yaml's
+    # matrix); None: not checked (a params file used outside the pipeline)
+    datasets: tuple[str, ...] | None = None
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     lucic: LucicConfig = field(default_factory=LucicConfig)
@@ -562,6 +563,8 @@ class Params:
         for name, section in self.data.items():
             require_choice(name, DATASETS.names(), "data")
             from_dict(DatasetConfig, section or {}, f"data.{name}")
+        if self.datasets is None:
+            return
         for i, name in enumerate(self.datasets):
             require_choice(name, DATASETS.names(), f"datasets[{i}]")
         used = [(f"lucic.datasets[{i}]", d) for i, d in enumerate(self.lucic.datasets)]
@@ -578,7 +581,9 @@ class Params:
             )
         for n in ABLATION_STUDIES:
             study = getattr(self, n)
-            if study is not None:  # refstats are built once per dataset, on lucic's split
+            if (
+                study is not None and self.datasets is not None
+            ):  # refstats are built once per dataset, on lucic's split
                 split = self.lucic.evaluate.reference_split
                 require(
                     study.evaluate.reference_split == split,

@@ -24,7 +24,32 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["ns", "wgan_gp", "began", "vae"]
 
+ABLATION_EVALUATE = {
+    "num_fake": 100,
+    "kid_subsets": 2,
+    "kid_subset_size": 50,
+    "is_splits": 2,
+    "standing_stats_batches": 1,
+    "standing_stats_batch_size": 50,
+    "batch_size": 50,
+    "grid_size": 3,
+    "prdc_k": 3,
+}
+ABLATION_TRAIN = {"steps": 8, "batch_size": 8, "num_checkpoints": 2, "resume_every": 4, "threads": 1}
+SAGAN_VARIANTS = {
+    "baseline": {"label": "SN-GAN", "paper_rows": ["no_attention", "sn_gd_ttur"]},
+    "attention16": {"paper_rows": ["attention_16"], "model": {"g_attention": [16], "d_attention": [16]}},
+}
+BIGGAN_VARIANTS = {
+    "baseline": {"paper_rows": ["1"]},
+    "ortho": {
+        "paper_rows": ["8"],
+        "model": {"ch": 3, "shared_embedding": True, "skip_z": True},
+        "train": {"batch_size": 16, "ortho_beta": 0.0001},
+    },
+}
 OVERRIDES = {
+    "datasets": ["shapes", "shapes32"],
     "data": {"shapes": {"root": None}},
     "features": {"batch_size": 250},
     "classifier": {"width": 8, "epochs": 1, "batch_size": 64, "lr": 0.003, "min_accuracy": 0.5},
@@ -51,13 +76,33 @@ OVERRIDES = {
             "grid_size": 4,
         },
     },
+    "sagan": {
+        "dataset": "shapes32",
+        "seeds": [0],
+        "model": {"ch": 2, "z_dim": 16, "shared_dim": 8},
+        "train": ABLATION_TRAIN,
+        "variants": SAGAN_VARIANTS,
+        "evaluate": ABLATION_EVALUATE,
+    },
+    "biggan": {
+        "dataset": "shapes32",
+        "seeds": [0],
+        "model": {"ch": 2, "z_dim": 16, "shared_dim": 8, "g_attention": [16], "d_attention": [16]},
+        "train": {**ABLATION_TRAIN, "ema_start": 2},
+        "variants": BIGGAN_VARIANTS,
+        "evaluate": {**ABLATION_EVALUATE, "truncation": [1.0, 0.5], "grid_truncation": [0.5]},
+    },
 }
 
 
 def merged(base: dict, changes: dict) -> dict:
     out = dict(base)
     for key, value in changes.items():
-        is_section = isinstance(value, dict) and isinstance(base.get(key), dict) and key != "data"
+        is_section = (
+            isinstance(value, dict)
+            and isinstance(base.get(key), dict)
+            and key not in ("data", "variants")
+        )
         out[key] = merged(base[key], value) if is_section else value
     return out
 
@@ -134,6 +179,34 @@ def test_repro_writes_every_declared_output(repo):
     status = dvc(repo, "status").stdout
     assert "changed" not in status, status
     assert "metrics/lucic-shapes-ns-0.json" in dvc(repo, "metrics", "show").stdout
+
+
+def test_repro_runs_the_tiny_sagan_and_biggan_studies(repo):
+    """Runs after the test above (same repo, same `dvc repro`)."""
+    for study, variants in (("sagan", SAGAN_VARIANTS), ("biggan", BIGGAN_VARIANTS)):
+        for variant in variants:
+            run = f"{study}-shapes32-{variant}-0"
+            record = json.loads((repo / f"metrics/{run}.json").read_text())
+            assert record["status"] == "ok" and record["variant"] == variant
+            assert [c["step"] for c in record["checkpoints"]] == [4, 8]
+            assert (repo / f"evaluations/{run}/samples.png").is_file()
+            assert (repo / f"runs/{run}/status.json").is_file()
+        report = (repo / f"reports/{study}.md").read_text()
+        assert all(f"`{v}`" in report or v in report for v in variants)
+        assert (repo / f"reports/{study}.csv").is_file()
+        assert (repo / f"reports/{study}/summary.json").is_file()
+    sagan = json.loads((repo / "metrics/sagan-shapes32-attention16-0.json").read_text())
+    assert sagan["generator"] == "raw" and sagan["attention_figure"].endswith("attention.png")
+    assert (repo / "reports/sagan/stabilisation.csv").is_file()
+    ortho = json.loads((repo / "metrics/biggan-shapes32-ortho-0.json").read_text())
+    assert ortho["generator"] == "ema" and ortho["train"]["ortho_beta"] == 0.0001
+    assert [t["psi"] for t in ortho["truncation"]] == [None, 1.0, 0.5]
+    assert set(ortho["grids"]) == {"none", "0.5"}
+    assert ortho["params"]["G"] > json.loads(
+        (repo / "metrics/biggan-shapes32-baseline-0.json").read_text()
+    )["params"]["G"]
+    assert (repo / "reports/biggan/truncation.csv").is_file()
+    assert "amenable" in (repo / "reports/biggan.md").read_text().lower()
 
 
 def test_adding_a_seed_trains_only_the_new_runs(repo):
@@ -217,7 +290,7 @@ def test_params_switch_every_stage_to_inception(tmp_path, inception_weights):
         },
     )
     root = make_repo(tmp_path / "repo", params)
-    dvc(root, "repro")
+    dvc(root, "repro", "report")  # the Lucic study (the ablations would run Inception too)
     with np.load(root / "refstats/shapes.npz") as f:
         meta = json.loads(str(f["meta"]))
         assert f["mu"].shape == (2048,) and f["sigma"].shape == (2048, 2048)

@@ -44,13 +44,24 @@ class LabelledGenerator(nn.Module):
         return self.G(zy[:, :-1], y)
 
 
+LATENT_BLOCK = 1024  # z is drawn in blocks of this many rows
+
+
 def conditional_latent(num_classes: int, psi: float | None):
     """A latent sampler for :func:`~ganbench.metrics.evaluate.seeded_latent`: z (truncated at
-    ``psi`` if given) with balanced labels appended; its own label counter."""
-    counter = [0]
+    ``psi`` if given) with balanced labels appended; its own label counter.
+
+    z is drawn in fixed blocks of :data:`LATENT_BLOCK` rows and handed out from a buffer: CPU
+    ``randn`` does not give the same numbers when a stream is drawn in pieces of other sizes (it
+    fills vectorised runs of 16), so the samples, and the scores, would depend on the batch size.
+    """
+    counter, buffer = [0], [torch.empty(0, 0)]
 
     def sample(n: int, z_dim: int, *, device="cpu", generator=None) -> Tensor:
-        z = truncated_normal(n, z_dim, psi=psi, generator=generator)
+        while buffer[0].shape[0] < n:
+            block = truncated_normal(LATENT_BLOCK, z_dim, psi=psi, generator=generator)
+            buffer[0] = torch.cat([buffer[0].reshape(-1, z_dim), block])
+        z, buffer[0] = buffer[0][:n], buffer[0][n:]
         y = torch.arange(counter[0], counter[0] + n) % max(num_classes, 1)
         counter[0] += n
         return torch.cat([z, y[:, None].float()], dim=1).to(device)
