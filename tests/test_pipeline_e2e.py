@@ -44,7 +44,7 @@ BIGGAN_VARIANTS = {
     "baseline": {"paper_rows": ["1"]},
     "ortho": {
         "paper_rows": ["8"],
-        "model": {"ch": 3, "shared_embedding": True, "skip_z": True},
+        "model": {"ch": 4, "shared_embedding": True, "skip_z": True},
         "train": {"batch_size": 16, "ortho_beta": 0.0001},
     },
 }
