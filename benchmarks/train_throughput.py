@@ -11,12 +11,11 @@ Prints steps/s of each and the overhead of ours (target: <= 5%).
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 
 import torch
 import torch.nn.functional as F
+from paired_rounds import paired_rounds, print_overhead
 from torch import nn
 
 from ganbench.config import Hyperparameters, RunConfig, TrainConfig
@@ -84,13 +83,6 @@ class BareLoop:
             p.requires_grad_(True)
 
 
-def timed(step, n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        step()
-    return n / (time.perf_counter() - start)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10, help="steps per round and loop")
@@ -113,30 +105,12 @@ def main() -> None:
         ours = Trainer(cfg, images, tmp)
         bare = BareLoop(images, 64)
         loops = {"ganbench": ours.train_step, "bare": bare.step}
-        for step in loops.values():  # warm-up: allocator, kernels, Adam state
-            timed(step, 10)
-        rates = {name: [] for name in loops}
-        for r in range(args.rounds):  # alternate the order so drift hits both loops alike
-            for name in list(loops)[:: 1 if r % 2 == 0 else -1]:
-                rates[name].append(timed(loops[name], args.steps))
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    # Each round times both loops back to back: the per-round ratio cancels slow drift of the
-    # machine's speed, so its median is the steadier estimate of the overhead.
-    paired = statistics.median(b / o for o, b in zip(rates["ganbench"], rates["bare"], strict=True))
+        rates = paired_rounds(loops, steps=args.steps, rounds=args.rounds, warmup=10)
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, width 1, batch 64, "
         f"{args.rounds} rounds x {args.steps} steps (median)"
     )
-    for k, v in med.items():
-        print(f"  {k:9s} {v:7.2f} D+G steps/s")
-    print(
-        f"  overhead of ganbench vs bare loop: {(med['bare'] / med['ganbench'] - 1) * 100:+.1f}% "
-        f"(time per step ratio {med['bare'] / med['ganbench']:.3f}; target <= 1.05)"
-    )
-    print(
-        f"  median of per-round ratios: {paired:.3f} ({(paired - 1) * 100:+.1f}%; "
-        f"rounds {', '.join(f'{b / o:.2f}' for o, b in zip(rates['ganbench'], rates['bare'], strict=True))})"
-    )
+    print_overhead(rates)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,8 @@ def from_dict(cls: type, data: Any, key: str) -> Any:
         value = data[f.name]
         annotation = hints[f.name]
         annotation = _optional_dataclass(annotation) if value is not None else annotation
+        if value is not None and _optional_tuple(annotation):
+            annotation = _optional_tuple(annotation)
         if dataclasses.is_dataclass(annotation):
             value = from_dict(annotation, value, full)
         elif not _type_ok(value, annotation):
@@ -104,6 +106,15 @@ def _optional_dataclass(annotation: Any) -> Any:
         if len(rest) == 1 and dataclasses.is_dataclass(rest[0]):
             return rest[0]
     return annotation
+
+
+def _optional_tuple(annotation: Any) -> Any:
+    """``tuple[...] | None`` -> ``tuple[...]``; None for anything else."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(rest) == 1 and typing.get_origin(rest[0]) is tuple:
+            return rest[0]
+    return None
 
 
 def _field_names(cls: type) -> list[str]:

@@ -68,3 +68,80 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_npz_streamed(path: str | os.PathLike, arrays: dict[str, Any]) -> None:
+    """An ``.npz`` (as ``np.savez`` writes it: uncompressed members) whose arrays are written in
+    chunks, so it can be larger than memory. ``arrays`` maps a name to an ndarray or to a
+    ``(shape, dtype, chunks)`` triple, ``chunks`` an iterable of arrays whose concatenation along
+    axis 0 has that shape. Atomic like every writer here."""
+    import zipfile
+
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for name, spec in arrays.items():
+            if isinstance(spec, np.ndarray):
+                spec = (spec.shape, spec.dtype, [spec])
+            shape, dtype, chunks = spec
+            dtype = np.dtype(dtype)
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                header = {
+                    "descr": np.lib.format.dtype_to_descr(dtype),
+                    "fortran_order": False,
+                    "shape": tuple(shape),
+                }
+                np.lib.format.write_array_header_2_0(f, header)
+                rows = 0
+                for chunk in chunks:
+                    chunk = np.ascontiguousarray(chunk, dtype=dtype)
+                    if chunk.shape[1:] != tuple(shape[1:]):
+                        raise ValueError(
+                            f"{name}: chunk of shape {chunk.shape}, expected (*, {shape[1:]})"
+                        )
+                    f.write(chunk.tobytes())
+                    rows += len(chunk) if chunk.ndim else 1
+                expected = shape[0] if len(shape) else 1
+                if rows != expected:
+                    raise ValueError(f"{name}: chunks hold {rows} rows, expected {expected}")
+
+
+def mmap_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The members of an uncompressed ``.npz`` as copy-on-write memory maps (nothing is read until
+    used, so a file larger than memory works); compressed members are read into memory."""
+    import zipfile
+
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
+        for info in zf.infolist():
+            name = info.filename.removesuffix(".npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                with zf.open(info) as f:
+                    out[name] = np.lib.format.read_array(f, allow_pickle=False)
+                continue
+            # the member's data start after its local header (30 bytes + name + extra field)
+            raw.seek(info.header_offset + 26)
+            name_len, extra_len = np.frombuffer(raw.read(4), dtype="<u2")
+            start = info.header_offset + 30 + int(name_len) + int(extra_len)
+            raw.seek(start)
+            version = np.lib.format.read_magic(raw)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            shape, fortran, dtype = read_header(raw) if read_header else ((), False, None)
+            if dtype is not None and dtype.hasobject:
+                raise ValueError(
+                    f"{path}: member {name} holds pickled Python objects (refused: allow_pickle=False)"
+                )
+            if dtype is None or not shape or 0 in shape:  # np.memmap cannot map these
+                raw.seek(start)
+                out[name] = np.lib.format.read_array(raw, allow_pickle=False)
+            else:
+                out[name] = np.memmap(
+                    path,
+                    dtype=dtype,
+                    mode="c",
+                    offset=raw.tell(),
+                    shape=shape,
+                    order="F" if fortran else "C",
+                )
+    return out

@@ -2,14 +2,19 @@
 
 from ganbench.cli import run_stage, stage_parser
 from ganbench.config import load_params
-from ganbench.data import DATASETS, save_prepared
+from ganbench.data import DATASETS, load_prepared, save_prepared
 
 
 def main(args) -> None:
     params = load_params(args.params)
     source = DATASETS.get(args.dataset, "dataset")
-    data = source.load(params.dataset(args.dataset).root, download_dir=args.download_dir)
-    save_prepared(args.out, data)
+    root = params.dataset(args.dataset).root
+    if hasattr(source, "write_prepared"):  # larger than memory: decoded and written in chunks
+        source.write_prepared(args.out, root)
+        data = load_prepared(args.out)
+    else:
+        data = source.load(root, download_dir=args.download_dir)
+        save_prepared(args.out, data)
     print(
         f"prepared {args.dataset}: train {data.x_train.shape}, test {data.x_test.shape} -> {args.out}"
     )

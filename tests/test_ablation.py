@@ -292,3 +292,17 @@ def test_labelled_generator_routes_labels():
     y = torch.tensor([0, 1, 2, 3])
     out = LabelledGenerator(trainer_G)(torch.cat([z, y[:, None].float()], dim=1))
     torch.testing.assert_close(out, trainer_G(z, y))
+
+
+@pytest.mark.parametrize(
+    "preset", sorted(p.name for p in __import__("pathlib").Path("configs").glob("*.yaml"))
+)
+def test_every_preset_is_a_complete_params_file(preset):
+    """dvc.yaml reads datasets, lucic, sagan and biggan from whichever params.yaml is in place."""
+    params = load_params(f"configs/{preset}")
+    assert params.datasets and params.sagan is not None and params.biggan is not None
+    for name in ("sagan", "biggan"):
+        study = params.study(name)
+        assert study.dataset in params.datasets
+        for variant in study.variants:
+            resolve_ablation_run(params, name, variant, study.seeds[0])

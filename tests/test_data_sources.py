@@ -17,15 +17,20 @@ from ganbench.data import DATASETS, read_idx
 from ganbench.data import sources as sources_module
 from ganbench.data.celeba import crop_and_resize
 from ganbench.data.cifar import RestrictedUnpickler
+from ganbench.data.imagefolder import ImageFolderSource
 from ganbench.data.procedural import PROCEDURAL
+from ganbench.data.sources import PaddedSource
 from ganbench.errors import ConfigError, DataError
 
 SMALL = (6, 4)  # (train, test) counts of the tiny fixtures
 REAL_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
-# derived datasets (fashion_mnist32, shapes32: padded copies) are tested in test_ablation.py
+# derived datasets (fashion_mnist32, shapes32: padded copies) are tested in test_ablation.py,
+# ImageFolder ones (imagenet64/128) in test_data_imagefolder.py
 FILE_DATASETS = [
-    n for n in DATASETS.names() if n not in PROCEDURAL and not hasattr(DATASETS.get(n), "base")
+    n
+    for n in DATASETS.names()
+    if n not in PROCEDURAL and not isinstance(DATASETS.get(n), (PaddedSource, ImageFolderSource))
 ]
 
 
@@ -138,7 +143,8 @@ def test_explicit_root_without_files_is_an_error(
 
 def test_unknown_dataset_lists_choices() -> None:
     with pytest.raises(
-        ConfigError, match="celeba, cifar10, fashion_mnist, fashion_mnist32, mnist, shapes, shapes32"
+        ConfigError,
+        match="celeba, cifar10, fashion_mnist, fashion_mnist32, imagenet128, imagenet64, mnist, shapes",
     ):
         DATASETS.get("imagenet")
 

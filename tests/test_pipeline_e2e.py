@@ -35,10 +35,19 @@ ABLATION_EVALUATE = {
     "grid_size": 3,
     "prdc_k": 3,
 }
-ABLATION_TRAIN = {"steps": 8, "batch_size": 8, "num_checkpoints": 2, "resume_every": 4, "threads": 1}
+ABLATION_TRAIN = {
+    "steps": 8,
+    "batch_size": 8,
+    "num_checkpoints": 2,
+    "resume_every": 4,
+    "threads": 1,
+}
 SAGAN_VARIANTS = {
     "baseline": {"label": "SN-GAN", "paper_rows": ["no_attention", "sn_gd_ttur"]},
-    "attention16": {"paper_rows": ["attention_16"], "model": {"g_attention": [16], "d_attention": [16]}},
+    "attention16": {
+        "paper_rows": ["attention_16"],
+        "model": {"g_attention": [16], "d_attention": [16]},
+    },
 }
 BIGGAN_VARIANTS = {
     "baseline": {"paper_rows": ["1"]},
@@ -202,9 +211,10 @@ def test_repro_runs_the_tiny_sagan_and_biggan_studies(repo):
     assert ortho["generator"] == "ema" and ortho["train"]["ortho_beta"] == 0.0001
     assert [t["psi"] for t in ortho["truncation"]] == [None, 1.0, 0.5]
     assert set(ortho["grids"]) == {"none", "0.5"}
-    assert ortho["params"]["G"] > json.loads(
-        (repo / "metrics/biggan-shapes32-baseline-0.json").read_text()
-    )["params"]["G"]
+    assert (
+        ortho["params"]["G"]
+        > json.loads((repo / "metrics/biggan-shapes32-baseline-0.json").read_text())["params"]["G"]
+    )
     assert (repo / "reports/biggan/truncation.csv").is_file()
     assert "amenable" in (repo / "reports/biggan.md").read_text().lower()
 

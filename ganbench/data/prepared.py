@@ -1,21 +1,24 @@
 """The prepared-data contract: what the ``prepare`` stage writes and every later stage reads.
 
 One ``.npz`` per dataset (``data/prepared/<dataset>.npz``) holding uint8 images N×C×H×W and int64
-labels for a train and a test split, plus the dataset name. Loading validates, so a later stage can
-trust the arrays it gets.
+labels for a train and a test split, plus the dataset name. Members are stored uncompressed, so
+loading memory-maps them: a dataset larger than memory (ImageNet at 128 px is 63 GB) is written in
+chunks (:func:`save_prepared_streamed`) and read from disk batch by batch. Loading validates, so a
+later stage can trust the arrays it gets.
 """
 
 from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ganbench.errors import ConfigError, DataError
-from ganbench.io import write_npz
+from ganbench.io import mmap_npz, write_npz, write_npz_streamed
 
 SPLITS = ("train", "test")
 _KEYS = ("x_train", "y_train", "x_test", "y_test", "name")
@@ -83,6 +86,28 @@ def save_prepared(path: str | os.PathLike, data: PreparedData) -> None:
     )
 
 
+def save_prepared_streamed(
+    path: str | os.PathLike,
+    *,
+    name: str,
+    image_shape: tuple[int, int, int],
+    splits: dict[str, tuple[int, Iterable[np.ndarray], np.ndarray]],
+) -> None:
+    """Write the prepared-data file for a dataset larger than memory: ``splits`` maps "train" and
+    "test" to ``(count, image chunks, labels)``; image chunks are uint8 (n, C, H, W) arrays
+    produced lazily. Same file format as :func:`save_prepared`."""
+    arrays: dict = {}
+    for split in SPLITS:
+        count, chunks, labels = splits[split]
+        labels = np.asarray(labels)
+        if labels.dtype != np.int64 or labels.shape != (count,):
+            raise DataError(f"prepared data '{name}': y_{split} must be int64 ({count},)")
+        arrays[f"x_{split}"] = ((count, *image_shape), np.uint8, chunks)
+        arrays[f"y_{split}"] = labels
+    arrays["name"] = np.array(name)
+    write_npz_streamed(path, arrays)
+
+
 def load_prepared(path: str | os.PathLike) -> PreparedData:
     """Read and validate the ``.npz`` written by :func:`save_prepared`.
 
@@ -110,19 +135,20 @@ def load_prepared(path: str | os.PathLike) -> PreparedData:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays under ``_KEYS``; a file that is not a complete ``.npz`` is a DataError."""
+    """The arrays under ``_KEYS``, memory-mapped (see :func:`ganbench.io.mmap_npz`: a dataset
+    larger than memory is read from disk as batches ask for it); a file that is not a complete
+    ``.npz`` is a DataError."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in _KEYS if k not in f.files]
-            if missing:
-                raise DataError(
-                    f"{path}: not a prepared-data file: missing {', '.join(missing)}; "
-                    f"{_rerun(path)}"
-                )
-            return {k: f[k] for k in _KEYS}
-    # a plain .npy (ndarray, no context manager) surfaces as TypeError; a damaged zip as the rest
-    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile) as e:
+        arrays = mmap_npz(path)
+    # a plain .npy or a damaged zip surface as BadZipFile, a truncated member as ValueError
+    except (OSError, ValueError, EOFError, TypeError, KeyError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: corrupt prepared data ({e}); {_rerun(path)}") from None
+    missing = [k for k in _KEYS if k not in arrays]
+    if missing:
+        raise DataError(
+            f"{path}: not a prepared-data file: missing {', '.join(missing)}; {_rerun(path)}"
+        )
+    return {k: arrays[k] for k in _KEYS}
 
 
 def _rerun(path: Path) -> str:

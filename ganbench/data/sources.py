@@ -17,6 +17,7 @@ import numpy as np
 from ganbench.data.celeba import IMAGE_DIR, PARTITION_FILE, read_celeba
 from ganbench.data.cifar import TEST_BATCHES, TRAIN_BATCHES, read_cifar10
 from ganbench.data.idx import read_idx
+from ganbench.data.imagefolder import ImageFolderSource
 from ganbench.data.prepared import PreparedData
 from ganbench.data.procedural import ShapesSource
 from ganbench.errors import DataError
@@ -314,5 +315,10 @@ for _source in (
 ):
     DATASETS.add(_source.name, _source)
 DATASETS.add(ShapesSource.name, ShapesSource())
+for _resolution in (64, 128):  # ImageNet (ImageFolder layout) for the SAGAN/BigGAN presets
+    DATASETS.add(
+        f"imagenet{_resolution}",
+        ImageFolderSource(name=f"imagenet{_resolution}", resolution=_resolution, num_classes=1000),
+    )
 for _name, _base in (("fashion_mnist32", "fashion_mnist"), ("shapes32", "shapes")):
     DATASETS.add(_name, PaddedSource(name=_name, base=_base, pad=2))

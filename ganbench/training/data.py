@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+HOST_IMAGES_ABOVE = 2**31  # uint8 values: datasets above 2 GiB stay on the host
+
 
 class BatchSampler:
     """Shuffle once per epoch with a generator seeded by (seed, epoch); drop the last partial batch.
@@ -35,8 +37,14 @@ class BatchSampler:
             raise ValueError(f"labels must be ({images.shape[0]},), got {tuple(labels.shape)}")
         if batch_size % world or not 0 <= rank < world:
             raise ValueError(f"batch_size {batch_size} must split over {world} ranks (rank {rank})")
-        self.images = images.to(device)
-        self.labels = None if labels is None else labels.to(device=device, dtype=torch.long)
+        # Images stay on the host when they would not fit the device comfortably (e.g. a
+        # memory-mapped ImageNet); batches are then gathered there and moved one at a time.
+        self.device = torch.device(device)
+        big = images.numel() > HOST_IMAGES_ABOVE and self.device.type != "cpu"
+        self.images = images if big else images.to(device)
+        self.labels = (
+            None if labels is None else labels.to(device=self.images.device, dtype=torch.long)
+        )
         self.batch_size, self.seed = batch_size, seed
         self.share = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
         self.per_epoch = images.shape[0] // batch_size
@@ -53,10 +61,11 @@ class BatchSampler:
         return self._perm[i * self.batch_size : (i + 1) * self.batch_size][self.share]
 
     def batch(self, step: int) -> Tensor:
-        return self.images[self.indices(step)].float().div_(255)
+        return self.images[self.indices(step)].to(self.device).float().div_(255)
 
     def labelled_batch(self, step: int) -> tuple[Tensor, Tensor]:
         if self.labels is None:
             raise ValueError("this sampler has no labels")
         idx = self.indices(step)
-        return self.images[idx].float().div_(255), self.labels[idx]
+        x = self.images[idx].to(self.device).float().div_(255)
+        return x, self.labels[idx].to(self.device)
