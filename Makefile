@@ -43,3 +43,5 @@ benchmark: install
 	python benchmarks/kid_speed.py
 	python benchmarks/extract_speed.py
 	python benchmarks/eval_memory.py
+	python benchmarks/resnet_throughput.py
+	python benchmarks/attention_scaling.py
