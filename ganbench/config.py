@@ -705,10 +705,6 @@ class AblationRunConfig:
     def name(self) -> str:
         return run_name(self.study, self.dataset, self.variant, self.seed)
 
-    @property
-    def model_name(self) -> str:  # the run's "model" in shared code (names, records)
-        return self.variant
-
     def resnet(self):
         return resnet_config(self.model, f"{self.study}.variants.{self.variant}.model")
 
@@ -739,10 +735,3 @@ def resolve_ablation_run(params: Params, study: str, variant: str, seed: int) ->
     }
     full = dataclasses.asdict(resnet_config(full, f"{study}.variants.{variant}.model"))
     return AblationRunConfig(study, s.dataset, variant, seed, s.arch, full, train)
-
-
-def load_run_config(data: dict) -> RunConfig | AblationRunConfig:
-    """The resolved config of any run (Lucic or ablation), e.g. from a checkpoint or config.json."""
-    if data.get("study") in ABLATION_STUDIES:
-        return AblationRunConfig.from_dict(data)
-    return RunConfig.from_dict(data)
