@@ -1,51 +1,56 @@
-"""train@<dataset>-<model>-<seed>: one Lucic run; resumes from runs/<run>/resume.pt if present.
+"""train_<study>@<run>: one run of a study (run = <study>-<dataset>-<variant>-<seed>).
 
-The run directory is a persisted DVC output, so an interrupted run resumes. A *finished* run
-(status.json present) is different: DVC only re-runs this stage when its code or params changed,
-and resuming that run's final snapshot would hand back the old result under the new code. So a
-finished run directory is cleared and the run trains from scratch (same seed: same result when
-the change does not touch training).
+Resumes from runs/<study>/<run>/resume.pt when interrupted; ``training.nproc`` > 1 re-launches
+this script under torchrun (one process per GPU, DistributedDataParallel).
 """
 
-from pathlib import Path
+import sys
 
 import torch
 
 from ganbench.cli import run_stage, stage_parser
-from ganbench.config import load_params, resolve_lucic_run
 from ganbench.data import load_prepared
-from ganbench.training.checkpoint import reset_run_dir
-from ganbench.training.loop import Trainer
+from ganbench.plan import load_plan, resolve_run
+from ganbench.training.launch import set_threads, train_run
 
 
 def main(args) -> None:
-    params = load_params(args.params)
-    cfg = resolve_lucic_run(params, args.dataset, args.model, args.seed)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    images = torch.from_numpy(load_prepared(args.data).x_train)
-    if (Path(args.out) / "status.json").exists():
-        print(
-            f"{cfg.name}: {args.out} holds a finished run; training again from scratch", flush=True
-        )
-        reset_run_dir(args.out)
-    result = Trainer(cfg, images, args.out).run(progress=not args.quiet)
-    print(
-        f"{cfg.name}: {result.status} after {result.steps_trained} steps"
-        + (
-            f" (non-finite loss at step {result.diverged_at_step})"
-            if result.diverged_at_step
-            else ""
-        )
+    params = load_plan(args.params)
+    spec = resolve_run(params, args.study, args.dataset, args.variant, args.seed)
+    nproc = spec.recipe.training.nproc
+    if nproc > 1 and not args.worker:
+        from ganbench.training.distributed import launch_torchrun
+
+        launch_torchrun(__file__, args.argv, nproc)
+        return
+    set_threads(params.pipeline.threads)
+    data = load_prepared(args.data)
+    result = train_run(
+        spec,
+        torch.from_numpy(data.x_train),
+        torch.from_numpy(data.y_train),
+        args.out,
+        device=params.pipeline.device,
+        live_dir=args.live,
+        progress=not args.quiet,
     )
+    if result is not None:
+        broke = f" (non-finite loss at step {result.diverged_at_step})" * bool(
+            result.diverged_at_step
+        )
+        print(f"{spec.name}: {result.status} after {result.steps_trained} steps{broke}", flush=True)
 
 
 if __name__ == "__main__":
     parser = stage_parser(__doc__)
+    parser.add_argument("--study", required=True)
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--model", required=True)
+    parser.add_argument("--variant", required=True)
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--live", default=None, help="DVCLive directory (training curves)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--worker", action="store_true", help="internal: a torchrun worker")
+    parser.set_defaults(argv=sys.argv[1:])
     run_stage(main, parser)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
+from pydantic import Field
 from torch import Tensor
+
+from ganbench.config import Block
+from ganbench.registry import Registry
 
 
 def _per_sample_grad(
@@ -47,3 +52,34 @@ def dragan_penalty(
     grad = _per_sample_grad(D, x_tilde, torch.sigmoid)
     norm = grad.square().sum(dim=1).sqrt()
     return (norm - 1).square().mean()
+
+
+class PenaltyParams(Block):
+    weight: float = Field(10.0, ge=0)  # lambda of WGAN-GP and DRAGAN (Lucic et al.: 10)
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A gradient penalty added to a logit objective's D loss as ``weight * fn(D, real, fake)``;
+    ``fn`` draws its own interpolation noise from the global RNG."""
+
+    weight: float
+    fn: Callable[[Callable[[Tensor], Tensor], Tensor, Tensor], Tensor]
+
+
+def _gp(D, real: Tensor, fake: Tensor) -> Tensor:
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    return wgan_gp_penalty(D, real=real, fake=fake, alpha=alpha)
+
+
+def _dragan(D, real: Tensor, fake: Tensor) -> Tensor:
+    noise = torch.rand_like(real)
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    return dragan_penalty(D, real=real, noise=noise, alpha=alpha)
+
+
+#: name -> the penalty function; ``none`` adds nothing. Params: :class:`PenaltyParams`.
+PENALTIES: Registry[Callable | None] = Registry("penalty.name")
+PENALTIES.add("none", None)
+PENALTIES.add("gp", _gp)  # WGAN-GP (Gulrajani et al. 2017)
+PENALTIES.add("dragan", _dragan)  # DRAGAN (Kodali et al. 2017)

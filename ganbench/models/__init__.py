@@ -1,9 +1,18 @@
-"""Architectures, registered by name. An entry builds (G, D) for an objective's D variant."""
+"""Architectures, registered by name with their own params model and one builder signature:
+``build(params, image_shape, num_classes) -> (G, D)``, with ``G(z, y)`` and ``D(x, y)`` (``y``
+None when unconditional). ``discriminators`` lists the D variants an architecture can build for
+an objective (``critic``, ``autoencoder``, ``encoder``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
 from torch import nn
 
+from ganbench.config import Block, Seq
 from ganbench.errors import ConfigError
 from ganbench.models.attention import SelfAttention
 from ganbench.models.infogan import Autoencoder, Critic, Encoder, Generator
@@ -16,48 +25,106 @@ from ganbench.models.resnet import (
 )
 from ganbench.registry import Registry
 
-ARCHITECTURES: Registry = Registry("architecture")
-#: The SAGAN/BigGAN ablations' architectures: name -> builder(ResNetConfig) -> (G, D); G(z, y),
-#: D(x, y), y None when unconditional. Params name them in ``<study>.arch``.
-ABLATION_ARCHITECTURES: Registry = Registry("arch")
-ABLATION_ARCHITECTURES.add("resnet", build_resnet)
+
+@dataclass(frozen=True)
+class Architecture:
+    Params: type[Block]
+    build: Callable[[Block, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
+    # the data-dependent rules, checked when params load: raises ConfigError("<field>", ...)
+    check: Callable[[Block, tuple[int, int, int], int], object]
+    discriminators: tuple[str, ...] = ("critic",)
+    conditional: bool = False
 
 
-@ARCHITECTURES.register("infogan")
-def build_infogan(
-    *,
-    image_shape: tuple[int, int, int],
-    z_dim: int,
-    width: float,
-    discriminator: str,
-    d_batchnorm: bool,
-    generator_activation: str = "lrelu",
-) -> tuple[nn.Module, nn.Module]:
-    """The networks of Lucic et al. 2018 for one objective's D variant."""
+ARCHITECTURES: Registry[Architecture] = Registry("arch.name")
+
+
+class InfoGANParams(Block):
+    """Lucic et al. 2018's networks (their Table 4): channel counts times ``width``."""
+
+    width: float = Field(1.0, gt=0)
+    z_dim: int = Field(64, ge=1)
+    d_batchnorm: bool = True
+    # set from the objective by the plan: which D it needs and G's activation
+    discriminator: Literal["critic", "autoencoder", "encoder"] = "critic"
+    g_activation: Literal["lrelu", "relu"] = "lrelu"
+
+
+def check_infogan(params: InfoGANParams, image_shape, num_classes: int) -> None:
     _, h, w = image_shape
     if h % 4 or w % 4:
-        raise ConfigError("dataset image size", (h, w), "height and width divisible by 4")
-    builders = {
-        "critic": lambda: Critic(image_shape, width, d_batchnorm),
-        "autoencoder": lambda: Autoencoder(image_shape, width, d_batchnorm),
-        "encoder": lambda: Encoder(image_shape, width, d_batchnorm, z_dim),
-    }
-    if discriminator not in builders:
-        raise ConfigError("discriminator", discriminator, "one of " + ", ".join(builders))
-    G = Generator(image_shape, z_dim, width, generator_activation)
-    return G, builders[discriminator]()
+        raise ConfigError("name", "infogan", f"an architecture for {h}x{w} images (needs 4 | H, W)")
+
+
+def build_infogan(
+    params: InfoGANParams, image_shape: tuple[int, int, int], num_classes: int
+) -> tuple[nn.Module, nn.Module]:
+    check_infogan(params, image_shape, num_classes)
+    p = params
+    D = {
+        "critic": lambda: Critic(image_shape, p.width, p.d_batchnorm),
+        "autoencoder": lambda: Autoencoder(image_shape, p.width, p.d_batchnorm),
+        "encoder": lambda: Encoder(image_shape, p.width, p.d_batchnorm, p.z_dim),
+    }[p.discriminator]
+    G = Generator(image_shape, p.z_dim, p.width, p.g_activation)  # G first: the RNG order
+    return G, D()
+
+
+ARCHITECTURES.add(
+    "infogan",
+    Architecture(
+        InfoGANParams, build_infogan, check_infogan, ("critic", "autoencoder", "encoder")
+    ),
+)
+
+
+class ResNetParams(Block):
+    """The SNGAN/SAGAN/BigGAN ResNet's switches (:class:`ResNetConfig`, which adds the
+    data-derived resolution, image channels and number of classes)."""
+
+    ch: float = Field(64, gt=0)
+    z_dim: int = Field(128, ge=1)
+    g_spectral_norm: bool = True
+    d_spectral_norm: bool = True
+    g_attention: Seq[int] = ()
+    d_attention: Seq[int] = ()
+    attention_block: Literal["attention", "residual"] = "attention"
+    shared_embedding: bool = False
+    shared_dim: int = Field(128, ge=1)
+    skip_z: bool = False
+    init: Literal["ortho", "normal", "xavier"] = "ortho"
+
+
+def resnet_config(
+    params: ResNetParams, image_shape: tuple[int, int, int], num_classes: int
+) -> ResNetConfig:
+    c, h, _ = image_shape
+    return ResNetConfig(
+        **params.model_dump(), resolution=h, image_channels=c, num_classes=num_classes
+    )
+
+
+def _build_resnet(params, image_shape, num_classes):
+    return build_resnet(resnet_config(params, image_shape, num_classes))
+
+
+ARCHITECTURES.add(
+    "resnet", Architecture(ResNetParams, _build_resnet, resnet_config, ("critic",), True)
+)
 
 
 __all__ = [
-    "ABLATION_ARCHITECTURES",
     "ARCHITECTURES",
+    "Architecture",
     "Autoencoder",
     "Critic",
     "Encoder",
     "Generator",
+    "InfoGANParams",
     "ResNetConfig",
     "ResNetDiscriminator",
     "ResNetGenerator",
+    "ResNetParams",
     "SelfAttention",
     "build_infogan",
     "build_resnet",

@@ -27,6 +27,12 @@ def _ch(base: int, width: float) -> int:
     return max(1, round(base * width))
 
 
+def _unconditional(y: Tensor | None) -> None:
+    """Every network takes ``(input, y)``; these are unconditional (Lucic et al. 2018)."""
+    if y is not None:
+        raise ValueError("the InfoGAN-style networks are unconditional: y must be None")
+
+
 def _act(name: str) -> nn.Module:
     return nn.LeakyReLU(SLOPE) if name == "lrelu" else nn.ReLU()
 
@@ -66,7 +72,8 @@ class Generator(nn.Module):
         h = self.fc(z).view(z.shape[0], *self._grid)  # (N, 128w, H/4, W/4)
         return self.deconv(h)  # (N, C, H, W)
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        _unconditional(y)
         return torch.sigmoid(self.logits(z))
 
 
@@ -99,7 +106,8 @@ class Critic(nn.Module):
         self.head = nn.Linear(self.trunk.out_features, 1)
         init_lucic(self)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        _unconditional(y)
         return self.head(self.trunk(x)).squeeze(1)
 
 
@@ -114,7 +122,8 @@ class Encoder(nn.Module):
         self.head = nn.Linear(self.trunk.out_features, 2 * z_dim)
         init_lucic(self)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _unconditional(y)
         mu, raw = self.head(self.trunk(x)).chunk(2, dim=1)
         return mu, 1e-6 + F.softplus(raw)
 
@@ -149,6 +158,7 @@ class Autoencoder(nn.Module):
         )
         init_lucic(self)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        _unconditional(y)
         h = self.decode_fc(self.encode(x)).view(x.shape[0], *self._grid)
         return self.decode_conv(h)

@@ -1,6 +1,6 @@
 """Run directories: evaluation checkpoints, the resumable snapshot, the log and the status.
 
-    runs/<run>/config.json                  resolved RunConfig
+    runs/<run>/config.json                  the resolved RunSpec
     runs/<run>/checkpoints/step_<s>.pt      G weights at each evaluation point
     runs/<run>/resume.pt                    everything needed to continue bit-exactly
     runs/<run>/log.csv                      mean losses per logging window
@@ -11,22 +11,24 @@ Everything is written atomically and read with ``weights_only=True``.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from ganbench.config import RunConfig
 from ganbench.errors import UserError
-from ganbench.io import atomic_path, torch_load, torch_save, write_json
+from ganbench.io import atomic_path, read_json, torch_load, torch_save, write_json
+from ganbench.plan import RunSpec
 
 RESUME = "resume.pt"
 CHECKPOINTS = "checkpoints"
 
 
-def config_key(cfg: RunConfig) -> str:
-    """Canonical text of a run config: a snapshot resumes only under the identical config."""
-    return json.dumps(cfg.to_dict(), sort_keys=True)
+def write_config(run_dir: Path, spec: RunSpec) -> None:
+    write_json(Path(run_dir) / "config.json", spec.to_dict())
+
+
+def read_config(run_dir: Path) -> RunSpec:
+    return RunSpec.from_dict(read_json(Path(run_dir) / "config.json"))
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -43,20 +45,20 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         state = torch_load(path)
     except Exception as err:  # corrupt, truncated or not ours
         raise UserError(f"{path}: not a readable ganbench checkpoint ({err})") from None
-    missing = {"config", "step", "G", "image_shape"} - set(state)
+    missing = {"config", "step", "G"} - set(state)
     if missing:
         raise UserError(f"{path}: checkpoint lacks {sorted(missing)}; re-run its train stage")
     return state
 
 
-def load_resume(run_dir: Path, cfg: RunConfig, *, reset: bool = True) -> dict[str, Any] | None:
+def load_resume(run_dir: Path, spec: RunSpec, *, reset: bool = True) -> dict[str, Any] | None:
     """The snapshot to resume from, or None (and, with ``reset``, a clean run dir) if absent or
     from another config. Under torchrun only rank 0 resets."""
     path = Path(run_dir) / RESUME
     if path.exists():
         try:
             state = torch_load(path)
-            if state.get("config_key") == config_key(cfg):
+            if state.get("config_key") == spec.training_key():
                 return state
         except Exception:  # an unreadable snapshot is treated like a stale one: start over
             pass

@@ -11,8 +11,8 @@ HOST_IMAGES_ABOVE = 2**31  # uint8 values: datasets above 2 GiB stay on the host
 class BatchSampler:
     """Shuffle once per epoch with a generator seeded by (seed, epoch); drop the last partial batch.
 
-    ``images`` is uint8 (N, C, H, W); batches come back as float in [0, 1] on ``device``.
-    ``labels`` (N,) int64, if given, come back with them (:meth:`labelled_batch`). Under data
+    ``images`` is uint8 (N, C, H, W); batches come back as float in [0, 1] on ``device``, with
+    their ``labels`` (N,) int64 when given (else None). Under data
     parallelism (``world`` > 1) every process draws the same global batch of ``batch_size`` and
     keeps its ``rank``-th contiguous share, so the processes together see exactly the batch one
     process would.
@@ -60,12 +60,8 @@ class BatchSampler:
             self._epoch, self._perm = epoch, self.permutation(epoch).to(self.images.device)
         return self._perm[i * self.batch_size : (i + 1) * self.batch_size][self.share]
 
-    def batch(self, step: int) -> Tensor:
-        return self.images[self.indices(step)].to(self.device).float().div_(255)
-
-    def labelled_batch(self, step: int) -> tuple[Tensor, Tensor]:
-        if self.labels is None:
-            raise ValueError("this sampler has no labels")
+    def batch(self, step: int) -> tuple[Tensor, Tensor | None]:
+        """(images in [0, 1], labels or None) of ``step``'s batch (this rank's share)."""
         idx = self.indices(step)
         x = self.images[idx].to(self.device).float().div_(255)
-        return x, self.labels[idx].to(self.device)
+        return x, None if self.labels is None else self.labels[idx].to(self.device)

@@ -1,8 +1,8 @@
 """One ablation run on several processes (one per GPU) with torchrun and DistributedDataParallel.
 
-``<study>.train.nproc: N`` makes the train stage re-launch itself as ``torchrun --standalone
---nproc_per_node N stages/train_ablation.py ... --worker``; every worker builds the same
-:class:`~ganbench.training.ablation.AblationTrainer` with its rank. The design makes N processes
+``training.nproc: N`` in a recipe makes the train stage re-launch itself as ``torchrun
+--standalone --nproc_per_node N stages/train.py ... --worker``; every worker builds the same
+:class:`~ganbench.training.loop.Trainer` with its rank. The design makes N processes
 train the model one process would train on the same global batch:
 
 - data: every rank draws the same global batch (a pure function of seed and step) and keeps its
@@ -146,37 +146,4 @@ def ddp_wrapper(device: torch.device):
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return lambda module: DistributedDataParallel(
-        module, device_ids=ids
-    )  # buffers (SN's u, BN stats) synced
-
-
-def train_distributed(cfg, images: Tensor, labels: Tensor, run_dir: str | Path, *, progress: bool):
-    """The worker's side: join the group, train this rank's share, leave the group.
-
-    Rank 0 clears a finished run directory first (as the single-process stage does); the others
-    wait for it. Returns rank 0's TrainResult (None on other ranks)."""
-    from ganbench.training.ablation import AblationTrainer
-    from ganbench.training.checkpoint import reset_run_dir
-
-    rank, world, device = init_process_group(cfg.train.device)
-    try:
-        if rank == 0 and (Path(run_dir) / "status.json").exists():
-            print(f"{cfg.name}: {run_dir} holds a finished run; training again", flush=True)
-            reset_run_dir(run_dir)
-        dist.barrier()
-        trainer = AblationTrainer(
-            cfg,
-            images,
-            labels,
-            run_dir,
-            rank=rank,
-            world=world,
-            device=device,
-            wrap=ddp_wrapper(device),
-        )
-        result = trainer.run(progress=progress and rank == 0)
-        dist.barrier()
-        return result if rank == 0 else None
-    finally:
-        dist.destroy_process_group()
+    return lambda module: DistributedDataParallel(module, device_ids=ids)  # syncs SN/BN buffers

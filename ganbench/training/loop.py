@@ -1,8 +1,21 @@
-"""The training loop: n_disc D steps per G step, resume, divergence detection.
+"""The one training loop: every study, every objective, one process or many (torchrun/DDP).
 
 One *step* is one D update, as in Lucic et al. 2018; G is updated on every ``n_disc``-th step
-(every step for objectives without a D optimizer, e.g. the VAE). The loop knows no objective by
-name: the objective supplies losses and hooks, the architecture registry the networks.
+(every step for objectives without a D optimizer, e.g. the VAE). The loop knows no objective or
+architecture by name: the objective supplies losses and hooks (ganbench.losses), the plan the
+networks (ganbench.plan). What the recipe switches on or off:
+
+- class labels (``training.conditional``): real images come with their labels; fakes get labels
+  drawn uniformly (as BigGAN-PyTorch draws ``y_``), fresh for the D step and for the G step;
+- TTUR: separate G and D learning rates (Heusel et al. 2017); ``n_disc`` D steps per G step;
+- D on real and fake in two forwards or one (``training.d_forward``);
+- orthogonal regularisation of G (``ortho_beta``; not 1-D parameters, not the shared embedding);
+- an EMA of G's weights (``ema_decay``, ``ema_start``), saved in every evaluation checkpoint;
+- mixed precision (autocast bf16/fp16, a grad scaler for fp16);
+- data parallelism (``rank``/``world`` > 1 under torchrun, see ganbench.training.distributed):
+  the global batch and noise are drawn on every rank and sliced, losses averaged over ranks.
+
+z and fake labels are drawn on the host from the global RNG (the same stream on every rank).
 """
 
 from __future__ import annotations
@@ -12,22 +25,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ganbench.config import RunConfig
-from ganbench.io import write_json
-from ganbench.losses import LOSSES, Objective
-from ganbench.models import ARCHITECTURES
+from ganbench.plan import RunSpec, build_networks, build_objective
 from ganbench.training import checkpoint as ckpt
 from ganbench.training.data import BatchSampler
+from ganbench.training.ema import EMA
+from ganbench.training.progress import Progress
+from ganbench.training.regularizers import orthogonal_regularization
 from ganbench.training.sampling import LATENTS
 
-LOG_EVERY = 50
+SHARED_EMBEDDING = "shared."  # G's shared class embedding: never orthogonally regularised
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    status: str  # "ok" | "diverged"
+    status: str  # "ok" | "diverged" | "interrupted"
     steps_trained: int
     diverged_at_step: int | None
     checkpoints: list[int]
@@ -44,27 +57,13 @@ def checkpoint_steps(steps: int, num_checkpoints: int) -> list[int]:
     return sorted({round(steps * (i + 1) / num_checkpoints) for i in range(num_checkpoints)})
 
 
-def build_networks(
-    cfg: RunConfig, objective: Objective, image_shape: tuple[int, int, int]
-) -> tuple[nn.Module, nn.Module]:
-    return ARCHITECTURES.get("infogan")(
-        image_shape=image_shape,
-        z_dim=cfg.train.z_dim,
-        width=cfg.train.width,
-        discriminator=objective.discriminator,
-        d_batchnorm=cfg.hparams.d_batchnorm,
-        generator_activation=objective.generator_activation,
-    )
-
-
-def make_adam(params, hp, device: torch.device) -> torch.optim.Adam:
-    """Adam with the run's lr and betas; the fused kernel (about 20% faster per step on CPU at
-    width 0.25) where the device supports it."""
+def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device):
+    """Adam; the fused kernel (about 20% faster per step on CPU) where the device supports it."""
     fused = device.type in ("cpu", "cuda")
-    return torch.optim.Adam(params, lr=hp.lr, betas=(hp.beta1, hp.beta2), fused=fused)
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused)
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     if precision == "fp32":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
@@ -74,51 +73,76 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
 class Trainer:
     """Owns one run's networks, optimizers and state; ``run`` trains to the end or to divergence."""
 
-    is_main = True  # the process that writes files (rank 0 under torchrun)
+    def __init__(
+        self,
+        spec: RunSpec,
+        images: Tensor,
+        labels: Tensor | None,
+        run_dir: str | Path,
+        *,
+        device: torch.device,
+        live_dir: str | Path | None = None,
+        rank: int = 0,
+        world: int = 1,
+        wrap=None,
+    ) -> None:
+        self.spec, self.run_dir, self.device = spec, Path(run_dir), device
+        self.live_dir = Path(live_dir) if live_dir is not None and rank == 0 else None
+        self.rank, self.world, self.is_main = rank, world, rank == 0
+        opt, t = spec.recipe.optimiser, spec.recipe.training
+        torch.manual_seed(spec.seed)  # the same initial weights on every rank
+        self.objective = build_objective(spec)
+        G, D = build_networks(spec)
+        if world > 1:  # BatchNorm over the global batch, as one process would compute it
+            from ganbench.training.distributed import convert_batchnorm
 
-    def __init__(self, cfg: RunConfig, images: Tensor, run_dir: str | Path) -> None:
-        self.cfg, self.run_dir = cfg, Path(run_dir)
-        self.device = resolve_device(cfg.train.device)
-        hp = cfg.hparams
-        torch.manual_seed(cfg.seed)
-        self.image_shape = tuple(images.shape[1:])
-        self.objective = LOSSES.get(cfg.model)(hp)
-        self.G, self.D = (
-            m.to(self.device) for m in build_networks(cfg, self.objective, self.image_shape)
-        )
+            convert_batchnorm(G)
+        self.G, self.D = G.to(device), D.to(device)
+        # The modules that take gradients: DDP wrappers under torchrun. Only the network being
+        # updated goes through its wrapper (G's forward in the D step runs without gradients, D's
+        # in the G step with D frozen), so each wrapper sees one forward per backward.
+        self.G_train, self.D_train = (wrap(self.G), wrap(self.D)) if wrap else (self.G, self.D)
         g_params = list(self.objective.generator_parameters(self.G, self.D))
-        self.opt_g = make_adam(g_params, hp, self.device)
-        self.opt_d = (
-            make_adam(self.D.parameters(), hp, self.device)
-            if self.objective.trains_discriminator
-            else None
-        )
+        self.opt_g = make_adam(g_params, opt.lr_g, (opt.beta1, opt.beta2), device)
+        self.opt_d = None
+        if self.objective.trains_discriminator:
+            self.opt_d = make_adam(self.D.parameters(), opt.lr_d, (opt.beta1, opt.beta2), device)
         # D parameters that the G step must not differentiate (all of D for GANs, none for a VAE)
         in_g = {id(p) for p in g_params}
         self._d_only = [p for p in self.D.parameters() if id(p) not in in_g]
-        self.g_every = hp.n_disc if self.objective.trains_discriminator else 1
-        self.sampler = BatchSampler(images, cfg.train.batch_size, seed=cfg.seed, device=self.device)
-        self.latent = LATENTS.get(self.objective.latent)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.train.precision == "fp16")
+        self.g_every = opt.n_disc if self.opt_d is not None else 1
+        self.ema = EMA(self.G, decay=t.ema_decay, start_step=t.ema_start) if t.ema_decay else None
+        self.sampler = BatchSampler(
+            images,
+            t.batch_size,
+            seed=spec.seed,
+            device=device,
+            labels=labels if spec.num_classes else None,
+            rank=rank,
+            world=world,
+        )
+        self.latent = LATENTS.get(t.latent)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=t.precision == "fp16")
         self.step, self.history = 0, []
 
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
-            "config": self.cfg.to_dict(),
-            "config_key": ckpt.config_key(self.cfg),
+            "config": self.spec.to_dict(),
+            "config_key": self.spec.training_key(),
             "step": self.step,
-            "image_shape": list(self.image_shape),
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else {},
             "objective": self.objective.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else {},
             "scaler": self.scaler.state_dict(),
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state()
             if self.device.type == "cuda"
             else torch.empty(0),
+            "world": self.world,
             "history": self.history,
         }
 
@@ -130,19 +154,19 @@ class Trainer:
         if self.opt_d:
             self.opt_d.load_state_dict(state["opt_d"])
         self.objective.load_state_dict(state["objective"])
+        if self.ema:
+            self.ema.load_state_dict(state["ema"])
         self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"])
         if self.device.type == "cuda" and state["cuda_rng"].numel():
             torch.cuda.set_rng_state(state["cuda_rng"])
 
     def evaluation_state(self) -> dict:
-        """What an evaluation checkpoint holds: the config, the step and G's weights."""
-        return {
-            "config": self.cfg.to_dict(),
-            "step": self.step,
-            "G": self.G.state_dict(),
-            "image_shape": list(self.image_shape),
-        }
+        """What an evaluation checkpoint holds: the run, the step, G (and its EMA)."""
+        state = {"config": self.spec.to_dict(), "step": self.step, "G": self.G.state_dict()}
+        if self.ema is not None:
+            state["G_ema"] = self.ema.ema_model().state_dict()
+        return state
 
     # -- one step ------------------------------------------------------------------------------
     def _optimise(self, loss: Tensor, opt: torch.optim.Optimizer) -> None:
@@ -151,62 +175,83 @@ class Trainer:
         self.scaler.step(opt)
         self.scaler.update()
 
+    def _fake_inputs(self) -> tuple[Tensor, Tensor | None]:
+        """z and uniform labels for the global batch from the global RNG, this rank's share."""
+        n, share = self.spec.recipe.training.batch_size, self.sampler.share
+        z = self.latent(n, self.spec.z_dim)[share].to(self.device)
+        if not self.spec.num_classes:
+            return z, None
+        return z, torch.randint(self.spec.num_classes, (n,))[share].to(self.device)
+
     def train_step(self) -> dict[str, Tensor]:
-        """One D step (if the objective has a D optimizer) and, every g_every steps, one G step."""
+        """One D step (if the objective has a D optimizer) and, every g_every steps, one G step
+        (+ orthogonal regularisation, + EMA update)."""
+        obj, t = self.objective, self.spec.recipe.training
+        real, y_real = self.sampler.batch(self.step)  # (B, C, H, W) in [0, 1]; labels or None
+        amp = autocast(self.device, t.precision)
         logs: dict[str, Tensor] = {}
-        real = self.sampler.batch(self.step)  # (B, C, H, W) in [0, 1]
-        n, z_dim = real.shape[0], self.cfg.train.z_dim
-        amp = _autocast(self.device, self.cfg.train.precision)
         if self.opt_d is not None:
-            z = self.latent(n, z_dim, device=self.device)
+            z, y_fake = self._fake_inputs()
             with amp:
-                loss, logs = self.objective.d_loss(G=self.G, D=self.D, real=real, z=z)
+                loss, logs = obj.d_loss(
+                    G=self.G, D=self.D_train, real=real, z=z, y_real=y_real, y_fake=y_fake,
+                    joint=t.d_forward == "joint",
+                )  # fmt: skip
             self._optimise(loss, self.opt_d)
-            self.objective.after_d_step(self.D)
+            obj.after_d_step(self.D)
         if (self.step + 1) % self.g_every == 0:
-            z = self.latent(n, z_dim, device=self.device)  # fresh z for the G step
+            z, y_fake = self._fake_inputs()  # fresh z (and labels) for the G step
             for p in self._d_only:
                 p.requires_grad_(False)
             with amp:
-                loss, g_logs = self.objective.g_loss(G=self.G, D=self.D, real=real, z=z)
+                loss, g_logs = obj.g_loss(G=self.G_train, D=self.D, real=real, z=z, y_fake=y_fake)
+            logs = {**logs, **g_logs}
+            if t.ortho_beta:
+                ortho = orthogonal_regularization(
+                    self.G, beta=t.ortho_beta, exclude=(SHARED_EMBEDDING,)
+                )
+                logs["ortho"] = ortho.detach()
+                loss = loss + ortho
             self._optimise(loss, self.opt_g)
             for p in self._d_only:
                 p.requires_grad_(True)
-            logs = {**logs, **g_logs}
+            if self.ema is not None:
+                self.ema.update(self.step)
         self.step += 1
-        return logs
+        return self._mean_over_ranks(logs)
+
+    def _mean_over_ranks(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
+        if self.world == 1:
+            return logs
+        import torch.distributed as dist
+
+        keys = sorted(logs)
+        values = torch.stack([logs[k].float() for k in keys])
+        dist.all_reduce(values)
+        return dict(zip(keys, values / self.world, strict=True))
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, *, progress: bool = True, stop_after: int | None = None) -> TrainResult:
-        """Train to ``cfg.train.steps`` (or ``stop_after`` steps, to simulate an interruption)."""
-        from tqdm import tqdm
-
-        cfg = self.cfg.train
-        resumed = ckpt.load_resume(self.run_dir, self.cfg, reset=self.is_main)
+        """Train to ``training.steps`` (or ``stop_after`` steps, to simulate an interruption)."""
+        t = self.spec.recipe.training
+        resumed = ckpt.load_resume(self.run_dir, self.spec, reset=self.is_main)
         if resumed is not None:
             self.load_state_dict(resumed)
-            print(f"{self.cfg.name}: resuming from step {self.step}", flush=True)
+            print(f"{self.spec.name}: resuming from step {self.step}", flush=True)
         if self.is_main:
-            write_json(self.run_dir / "config.json", self.cfg.to_dict())
-        evals = set(checkpoint_steps(cfg.steps, cfg.num_checkpoints))
-        end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
+            ckpt.write_config(self.run_dir, self.spec)
+        evals = set(checkpoint_steps(t.steps, t.num_checkpoints))
+        end = t.steps if stop_after is None else min(t.steps, self.step + stop_after)
         window: list[tuple[int, dict[str, Tensor]]] = []
-        bar = tqdm(
-            total=cfg.steps,
-            initial=self.step,
-            unit="step",
-            disable=not progress,
-            desc=self.cfg.name,
-            mininterval=1.0,
-        )
         self.G.train()
         self.D.train()
-        with bar:
+        with Progress(self.spec.name, t.steps, self.step, self.live_dir, show=progress) as bar:
+            bar.start_live(self.history)
             while self.step < end:
                 window.append((self.step + 1, self.train_step()))
-                bar.update(1)
+                bar.update()
                 s = self.step
-                if s % LOG_EVERY and s not in evals and s % cfg.resume_every and s != end:
+                if s % bar.log_every and s not in evals and s % t.resume_every and s != end:
                     continue
                 bad_step = self._flush(window, bar)
                 window = []
@@ -214,13 +259,13 @@ class Trainer:
                     return self._finish("diverged", bad_step)
                 if s in evals and self.is_main:
                     ckpt.save_checkpoint(self.run_dir, self.evaluation_state())
-                if (s % cfg.resume_every == 0 or s == end) and self.is_main:
+                if (s % t.resume_every == 0 or s == end) and self.is_main:
                     ckpt.save_resume(self.run_dir, self.state_dict())
-        if self.step < cfg.steps:  # interrupted on purpose (tests): no status yet
+        if self.step < t.steps:  # interrupted on purpose (tests): no status yet
             return TrainResult("interrupted", self.step, None, self._saved())
         return self._finish("ok", None)
 
-    def _flush(self, window: list[tuple[int, dict[str, Tensor]]], bar) -> int | None:
+    def _flush(self, window: list[tuple[int, dict[str, Tensor]]], bar: Progress) -> int | None:
         """Append the window's mean losses to the history; return the first non-finite step."""
         for s, logs in window:
             if not all(bool(torch.isfinite(v).all()) for v in logs.values()):
@@ -230,7 +275,7 @@ class Trainer:
         for k in keys:
             row[k] = float(torch.stack([logs[k].float() for _, logs in window if k in logs]).mean())
         self.history.append(row)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "step"}, refresh=False)
+        bar.log(row)
         return None
 
     def _saved(self) -> list[int]:

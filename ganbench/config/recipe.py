@@ -1,0 +1,107 @@
+"""A training recipe: what one run of a study trains and how it is scored.
+
+A study's ``recipe`` holds every block; a variant overrides any field of it (deep merge, see
+:func:`ganbench.config.base.deep_merge`). ``arch``, ``objective`` and ``penalty`` name registry
+entries whose own fields are validated by the entry (ganbench.plan); everything else is here.
+One training *step* is one D update (Lucic et al. 2018); G is updated every ``n_disc`` steps.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ganbench.config.base import Block, FieldError, NamedBlock, Seq
+
+class Optimiser(Block):
+    """Adam for G and D. TTUR (Heusel et al. 2017): separate learning rates; Lucic et al. use one."""
+
+    lr_g: float = Field(2e-4, gt=0)
+    lr_d: float = Field(2e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    n_disc: int = Field(1, ge=1)  # D steps per G step
+
+
+class Training(Block):
+    steps: int = Field(1000, ge=1)  # D updates
+    batch_size: int = Field(64, ge=1)  # the global batch (split over nproc processes)
+    conditional: bool = False  # class labels for G and D (the dataset must have them)
+    latent: Literal["uniform", "normal"] = "normal"  # z ~ U(-1, 1) (Lucic et al.) or N(0, I)
+    # D on real and fake: two forwards (as compare_gan) or one on their concatenation (as
+    # BigGAN-PyTorch: one spectral-norm power iteration per D step; BatchNorm in D sees both)
+    d_forward: Literal["separate", "joint"] = "separate"
+    ema_decay: float = Field(0.0, ge=0, lt=1)  # 0: no EMA of G's weights
+    ema_start: int = Field(0, ge=0)  # step from which the EMA averages (before: a copy)
+    ortho_beta: float = Field(0.0, ge=0)  # orthogonal regularisation of G (BigGAN: 1e-4)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    nproc: int = Field(1, ge=1)  # processes under torchrun (one per GPU)
+    num_checkpoints: int = Field(4, ge=1)  # evaluation points, evenly spaced
+    resume_every: int = Field(250, ge=1)  # steps between resumable snapshots
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Training:
+        if self.num_checkpoints > self.steps:
+            raise FieldError(
+                "num_checkpoints", self.num_checkpoints, f"an int in [1, steps={self.steps}]"
+            )
+        if self.batch_size % self.nproc:
+            raise FieldError(
+                "batch_size",
+                self.batch_size,
+                f"a multiple of nproc ({self.nproc}): the global batch is split evenly",
+            )
+        return self
+
+
+class Evaluation(Block):
+    """How each checkpoint is scored (FID, KID, IS, precision/recall/density/coverage)."""
+
+    num_fake: int = Field(10000, ge=1)
+    kid_subsets: int = Field(100, ge=1)
+    kid_subset_size: int = Field(1000, ge=1)
+    is_splits: int = Field(10, ge=1)
+    standing_stats_batches: int = Field(20, ge=0)  # G batches in train mode re-estimating BN
+    standing_stats_batch_size: int = Field(500, ge=1)  # fixed, so scores do not hang on batch_size
+    batch_size: int = Field(500, ge=1)  # samples per G + extractor batch; changes no score
+    seed: int = Field(2020, ge=0)  # sampling noise, KID subsets and IS shuffling
+    prdc_k: int = Field(5, ge=1)  # k-NN of precision/recall/density/coverage (Naeem et al.)
+    truncation: Seq[float] = ()  # psi values swept at the best checkpoint (Brock et al. 2019)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Evaluation:
+        for name in ("prdc_k", "kid_subset_size", "is_splits"):
+            if getattr(self, name) > self.num_fake - (name == "prdc_k"):
+                raise FieldError(name, getattr(self, name), f"an int < num_fake ({self.num_fake})"
+                                 if name == "prdc_k" else f"an int <= num_fake ({self.num_fake})")
+        for psi in self.truncation:
+            if psi <= 0:
+                raise FieldError("truncation", psi, "psi values > 0")
+        return self
+
+
+class Figures(Block):
+    """Sample grids at the best checkpoint (one row per class when conditional) and the
+    attention-map figure (G with attention)."""
+
+    grid_size: int = Field(8, ge=1)
+    grid_truncation: Seq[float] = ()  # extra grids at these psi
+    attention_queries: int = Field(4, ge=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Figures:
+        for psi in self.grid_truncation:
+            if psi <= 0:
+                raise FieldError("grid_truncation", psi, "psi values > 0")
+        return self
+
+
+class Recipe(Block):
+    arch: NamedBlock
+    objective: NamedBlock
+    penalty: NamedBlock = NamedBlock(name="none")
+    optimiser: Optimiser = Optimiser()
+    training: Training = Training()
+    evaluation: Evaluation = Evaluation()
+    figures: Figures = Figures()

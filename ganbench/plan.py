@@ -1,0 +1,212 @@
+"""Study -> runs: every (dataset, variant, seed) of a study resolved into a :class:`RunSpec`.
+
+Resolution checks what the schema cannot: registry names (datasets, architectures, objectives,
+penalties, published tables), each entry's own fields against its params model, and the rules
+between them (a penalty needs a logit objective, labels need a conditional architecture and a
+labelled dataset, the objective's prior of z, the architecture's fit to the image size). Errors
+name the params key that set the offending value. :func:`load_plan` resolves every run, so bad
+params stop every stage before any work.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from torch import nn
+
+from ganbench.config import NamedBlock, Params, Recipe, Study, load_params, validate
+from ganbench.data import DATASETS
+from ganbench.errors import ConfigError
+from ganbench.losses import OBJECTIVES, PENALTIES, Objective, Penalty, PenaltyParams
+from ganbench.losses.objectives import NoParams
+from ganbench.metrics.features import FEATURE_EXTRACTORS
+from ganbench.models import ARCHITECTURES
+from ganbench.published import PUBLISHED
+
+TRAINING_BLOCKS = ("arch", "objective", "penalty", "optimiser", "training")
+
+
+def run_name(study: str, dataset: str, variant: str, seed: int) -> str:
+    return f"{study}-{dataset}-{variant}-{seed}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, resolved: the recipe with every registry entry's fields filled in, and the
+    shape of the data. Stored in every checkpoint and beside the run's outputs."""
+
+    study: str
+    dataset: str
+    variant: str
+    seed: int
+    recipe: Recipe
+    image_shape: tuple[int, int, int]
+    num_classes: int  # 0 when the run is unconditional
+
+    @property
+    def name(self) -> str:
+        return run_name(self.study, self.dataset, self.variant, self.seed)
+
+    @property
+    def z_dim(self) -> int:
+        return self.recipe.arch.fields()["z_dim"]
+
+    def training_recipe(self) -> dict:
+        """The blocks that decide the trained weights (not evaluation, not figures)."""
+        return self.recipe.model_dump(mode="json", include=set(TRAINING_BLOCKS))
+
+    def training_key(self) -> str:
+        """Canonical text of what training depends on: a snapshot resumes only under it."""
+        d = {**self.to_dict(), "recipe": self.training_recipe()}
+        return json.dumps(d, sort_keys=True)
+
+    def to_dict(self) -> dict:
+        return {
+            "study": self.study,
+            "dataset": self.dataset,
+            "variant": self.variant,
+            "seed": self.seed,
+            "recipe": self.recipe.model_dump(mode="json"),
+            "image_shape": list(self.image_shape),
+            "num_classes": self.num_classes,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunSpec:
+        recipe = validate(Recipe, _tuples(d["recipe"]), "run.recipe")
+        return cls(
+            d["study"], d["dataset"], d["variant"], int(d["seed"]), recipe,
+            tuple(d["image_shape"]), int(d["num_classes"]),
+        )  # fmt: skip
+
+
+def _tuples(value):
+    """JSON lists back to the tuples a strict recipe holds (lists inside named blocks stay)."""
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def resolve_run(params: Params, study: str, dataset: str, variant: str, seed: int) -> RunSpec:
+    """The run ``<study>-<dataset>-<variant>-<seed>``, checked against every registry."""
+    s, key = params.study(study), f"studies.{study}"
+    for what, value, allowed in (
+        ("datasets", dataset, s.datasets),
+        ("variants", variant, list(s.variants)),
+        ("seeds", seed, s.seeds),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"{key}.{what}", value, "one of " + ", ".join(map(str, allowed)))
+    source = DATASETS.get(dataset, f"{key}.datasets")
+    recipe = s.recipe_for(variant, dataset, key)
+    try:
+        recipe, num_classes = _resolve(recipe, tuple(source.image_shape), source.num_classes)
+    except ConfigError as err:
+        raise s.config_error(err, variant, dataset, key) from None
+    return RunSpec(study, dataset, variant, seed, recipe, tuple(source.image_shape), num_classes)
+
+
+def _resolve(recipe: Recipe, image_shape, dataset_classes: int) -> tuple[Recipe, int]:
+    """The recipe with its entries' fields validated and filled; errors keyed by recipe path."""
+    t = recipe.training
+    objective = OBJECTIVES.get(recipe.objective.name, "objective.name")
+    obj_params = validate(objective.Params, recipe.objective.fields(), "objective")
+    penalty_fn = PENALTIES.get(recipe.penalty.name, "penalty.name")
+    pen_model = NoParams if penalty_fn is None else PenaltyParams
+    pen_params = validate(pen_model, recipe.penalty.fields(), "penalty")
+    if penalty_fn is not None and not objective.takes_penalty:
+        raise ConfigError("penalty.name", recipe.penalty.name, "none: this objective has no logit D")
+    if penalty_fn is not None and t.nproc > 1:  # the penalty's extra D forward is not synchronised
+        raise ConfigError("penalty.name", recipe.penalty.name, "none when training.nproc > 1")
+    if t.latent not in objective.latents:
+        raise ConfigError("training.latent", t.latent, "one of " + ", ".join(objective.latents))
+    arch = ARCHITECTURES.get(recipe.arch.name, "arch.name")
+    if objective.discriminator not in arch.discriminators:
+        raise ConfigError(
+            "objective.name",
+            recipe.objective.name,
+            f"an objective whose D is one of {', '.join(arch.discriminators)} ({recipe.arch.name})",
+        )
+    implied = {"discriminator": objective.discriminator, "g_activation": objective.generator_activation}
+    fields = recipe.arch.fields()
+    for name, value in implied.items():
+        if name in arch.Params.model_fields:
+            if fields.setdefault(name, value) != value:
+                raise ConfigError(f"arch.{name}", fields[name], f"{value} (the objective's)")
+    arch_params = validate(arch.Params, fields, "arch")
+    num_classes = dataset_classes if t.conditional else 0
+    if t.conditional:
+        for ok, why in (
+            (dataset_classes > 0, "the dataset has no labels"),
+            (arch.conditional, f"arch {recipe.arch.name} is unconditional"),
+            (objective.conditional, f"objective {recipe.objective.name} takes no labels"),
+        ):
+            if not ok:
+                raise ConfigError("training.conditional", True, f"false: {why}")
+    _check_arch(arch, arch_params, image_shape, num_classes)
+    named = {
+        "arch": NamedBlock(name=recipe.arch.name, **arch_params.model_dump()),
+        "objective": NamedBlock(name=recipe.objective.name, **obj_params.model_dump()),
+        "penalty": NamedBlock(name=recipe.penalty.name, **pen_params.model_dump()),
+    }
+    return recipe.model_copy(update=named), num_classes
+
+
+def _check_arch(arch, params, image_shape, num_classes) -> None:
+    """The architecture's data-dependent rules, as ``arch.<field>`` errors."""
+    try:
+        arch.check(params, image_shape, num_classes)
+    except ConfigError as err:
+        field = err.key.rsplit(".", 1)[-1]
+        raise ConfigError(f"arch.{field}", err.value, err.allowed) from None
+
+
+def study_runs(params: Params, study: str) -> list[RunSpec]:
+    s = params.study(study)
+    return [
+        resolve_run(params, study, d, v, seed)
+        for d in s.datasets
+        for v in s.variants
+        for seed in s.seeds
+    ]
+
+
+def check_study(name: str, study: Study) -> None:
+    """What a study names beyond its recipe: its published table and the rows its variants map to."""
+    key = f"studies.{name}"
+    if study.report.published is None:
+        return
+    table = PUBLISHED.get(study.report.published, f"{key}.report.published")
+    for v, variant in study.variants.items():
+        for row in variant.paper_rows:
+            if row not in table.row_keys:
+                raise ConfigError(
+                    f"{key}.variants.{v}.paper_rows", row, "one of " + ", ".join(table.row_keys)
+                )
+
+
+def load_plan(path: str = "params.yaml") -> Params:
+    """Load params and resolve every run of every study: any problem raises before work starts."""
+    params = load_params(path)
+    FEATURE_EXTRACTORS.get(params.features.extractor, "features.extractor")
+    for i, d in enumerate(params.datasets):
+        DATASETS.get(d, f"datasets[{i}]")
+    for name, study in params.studies.items():
+        check_study(name, study)
+        study_runs(params, name)
+    return params
+
+
+def build_objective(spec: RunSpec) -> Objective:
+    entry = OBJECTIVES.get(spec.recipe.objective.name)
+    penalty_fn = PENALTIES.get(spec.recipe.penalty.name)
+    penalty = None
+    if penalty_fn is not None:
+        penalty = Penalty(spec.recipe.penalty.fields()["weight"], penalty_fn)
+    return entry(entry.Params(**spec.recipe.objective.fields()), penalty)
+
+
+def build_networks(spec: RunSpec) -> tuple[nn.Module, nn.Module]:
+    arch = ARCHITECTURES.get(spec.recipe.arch.name)
+    return arch.build(arch.Params(**spec.recipe.arch.fields()), spec.image_shape, spec.num_classes)
