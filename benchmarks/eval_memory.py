@@ -100,9 +100,9 @@ def side(args) -> dict:
     before = rss_mb()
     start = time.perf_counter()
     if args.side == "ours":
-        from ganbench.config import EvaluateConfig
+        from ganbench.config import Evaluation
         from ganbench.metrics.evaluate import build_reference, score_generator
-        from ganbench.training.sampling import LATENTS
+        from ganbench.models.sampling import LATENTS
 
         class Extractor:
             name, feature_dim, weights_sha256 = args.extractor, FEATURE_DIM, "0" * 64
@@ -114,7 +114,7 @@ def side(args) -> dict:
 
         meta = {"dataset": "bench", "split": "test", "extractor_label": args.extractor}
         reference = build_reference(Extractor(), images, batch_size=args.batch, meta=meta)
-        cfg = EvaluateConfig(
+        cfg = Evaluation(
             num_fake=args.num_fake, batch_size=args.batch, standing_stats_batches=0, prdc_k=3
         )
         scores = score_generator(G, LATENTS.get("uniform"), 64, Extractor(), reference, cfg, device)

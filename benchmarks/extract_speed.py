@@ -34,8 +34,8 @@ from fidelity_generator import UInt8RGB, lucic_generator
 
 from ganbench.metrics.evaluate import FeatureSink
 from ganbench.metrics.inception import build_inception_extractor, write_random_inception_weights
+from ganbench.models.sampling import generate_uint8
 from ganbench.training.loop import resolve_device
-from ganbench.training.sampling import generate_uint8
 
 
 def ours(G, extractor, num: int, batch: int, seed: int, device) -> tuple[float, np.ndarray]:

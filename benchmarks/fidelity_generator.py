@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import torch
+from recipes import bench_spec
 from torch import nn
 
-from ganbench.config import Hyperparameters, RunConfig, TrainConfig
-from ganbench.losses import LOSSES
-from ganbench.training.loop import build_networks
-from ganbench.training.sampling import to_uint8
+from ganbench.models.sampling import to_uint8
+from ganbench.plan import build_networks
 
 
 def lucic_generator(device: torch.device) -> nn.Module:
     """The InfoGAN G of Lucic et al. at width 1 (28×28×1, NS GAN), seed 0, in eval mode."""
-    run = RunConfig("lucic", "fashion_mnist", "ns", 0, Hyperparameters(), TrainConfig(width=1.0))
+    spec = bench_spec(
+        "fashion_mnist", {"name": "infogan", "width": 1.0}, "ns", {}, latent="uniform"
+    )
     torch.manual_seed(0)
-    G, _ = build_networks(run, LOSSES.get("ns")(run.hparams), (1, 28, 28))
+    G, _ = build_networks(spec)
     return G.to(device).eval()
 
 

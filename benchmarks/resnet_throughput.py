@@ -17,23 +17,23 @@ import tempfile
 import torch
 import torch.nn.functional as F
 from paired_rounds import paired_rounds, print_overhead
+from recipes import bench_spec
 
-from ganbench.config import AblationRunConfig, AblationTrain, resnet_config
-from ganbench.models import build_resnet
-from ganbench.training.ablation import AblationTrainer
+from ganbench.plan import build_networks
+from ganbench.training.loop import Trainer
 
 
 class BareLoop:
     """Hinge loss, one D step (real and fake in one forward) and one G step per call."""
 
-    def __init__(self, model: dict, images, labels, batch: int, lr_g: float, lr_d: float) -> None:
+    def __init__(self, spec, images, labels, batch: int, lr_g: float, lr_d: float) -> None:
         torch.manual_seed(0)
-        self.G, self.D = build_resnet(resnet_config(model, "bench"))
+        self.G, self.D = build_networks(spec)
         betas = (0.0, 0.9)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=betas, fused=True)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas, fused=True)
         self.images, self.labels, self.batch = images, labels, batch
-        self.z_dim, self.classes = model["z_dim"], model["num_classes"]
+        self.z_dim, self.classes = spec.z_dim, spec.num_classes
 
     def step(self) -> None:
         idx = torch.randint(0, len(self.images), (self.batch,))
@@ -75,21 +75,16 @@ def main() -> None:
         f"batch {args.batch}, {args.rounds} rounds x {args.steps} steps (median)"
     )
     for name, attention in (("no attention", ()), ("attention at 16x16", (16,))):
-        model = {
-            "resolution": 32,
-            "ch": args.ch,
-            "num_classes": 10,
-            "image_channels": 3,
-            "z_dim": 128,
-            "g_attention": attention,
-            "d_attention": attention,
-        }
-        full = {**resnet_config(model, "bench").__dict__}
-        train = AblationTrain(steps=10**6, batch_size=args.batch, device="cpu")
-        cfg = AblationRunConfig("sagan", "cifar10", "bench", 0, "resnet", full, train)
+        arch = {"name": "resnet", "ch": args.ch, "z_dim": 128}
+        arch |= {"g_attention": list(attention), "d_attention": list(attention)}
+        opt = {"lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.9}
+        spec = bench_spec(
+            "cifar10", arch, "hinge", opt, batch_size=args.batch, conditional=True,
+            d_forward="joint",
+        )  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
-            ours = AblationTrainer(cfg, images, labels, tmp)
-            bare = BareLoop(model, images, labels, args.batch, train.lr_g, train.lr_d)
+            ours = Trainer(spec, images, labels, tmp, device=torch.device("cpu"))
+            bare = BareLoop(spec, images, labels, args.batch, opt["lr_g"], opt["lr_d"])
             loops = {"ganbench": ours.train_step, "bare": bare.step}
             rates = paired_rounds(loops, steps=args.steps, rounds=args.rounds, warmup=1)
         print(f"{name}:")

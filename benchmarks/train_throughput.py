@@ -16,9 +16,9 @@ import tempfile
 import torch
 import torch.nn.functional as F
 from paired_rounds import paired_rounds, print_overhead
+from recipes import bench_spec
 from torch import nn
 
-from ganbench.config import Hyperparameters, RunConfig, TrainConfig
 from ganbench.training.loop import Trainer
 
 
@@ -93,16 +93,16 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     images = (torch.rand(6400, 1, 28, 28) * 255).to(torch.uint8)
-    cfg = RunConfig(
-        "bench",
+    spec = bench_spec(
         "fashion_mnist",
+        {"name": "infogan", "width": 1.0, "z_dim": 64},
         "ns",
-        0,
-        Hyperparameters(),
-        TrainConfig(steps=10**6, batch_size=64, width=1.0, device="cpu"),
+        {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5},
+        batch_size=64,
+        latent="uniform",
     )
     with tempfile.TemporaryDirectory() as tmp:
-        ours = Trainer(cfg, images, tmp)
+        ours = Trainer(spec, images, None, tmp, device=torch.device("cpu"))
         bare = BareLoop(images, 64)
         loops = {"ganbench": ours.train_step, "bare": bare.step}
         rates = paired_rounds(loops, steps=args.steps, rounds=args.rounds, warmup=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -145,3 +146,12 @@ def mmap_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
                     order="F" if fortran else "C",
                 )
     return out
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The file's SHA-256, hex (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

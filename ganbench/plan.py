@@ -20,7 +20,6 @@ from ganbench.data import DATASETS
 from ganbench.errors import ConfigError
 from ganbench.losses import OBJECTIVES, PENALTIES, Objective, Penalty, PenaltyParams
 from ganbench.losses.objectives import NoParams
-from ganbench.metrics.features import FEATURE_EXTRACTORS
 from ganbench.models import ARCHITECTURES
 from ganbench.published import PUBLISHED
 
@@ -99,12 +98,26 @@ def resolve_run(params: Params, study: str, dataset: str, variant: str, seed: in
         if value not in allowed:
             raise ConfigError(f"{key}.{what}", value, "one of " + ", ".join(map(str, allowed)))
     source = DATASETS.get(dataset, f"{key}.datasets")
-    recipe = s.recipe_for(variant, dataset, key)
+    recipe = s.recipe_for(variant, key)
     try:
         recipe, num_classes = _resolve(recipe, tuple(source.image_shape), source.num_classes)
     except ConfigError as err:
-        raise s.config_error(err, variant, dataset, key) from None
+        raise s.config_error(err, variant, key) from None
+    t = recipe.training  # the dataset's own length (Lucic et al.: 20, 100 or 40 epochs)
+    steps = t.steps_by_dataset.get(dataset, t.steps)
+    training = t.model_copy(update={"steps": steps, "steps_by_dataset": {}})
+    recipe = recipe.model_copy(update={"training": training})
     return RunSpec(study, dataset, variant, seed, recipe, tuple(source.image_shape), num_classes)
+
+
+def spec_from_recipe(
+    recipe: dict, dataset: str, *, seed: int = 0, study: str = "adhoc", variant: str = "adhoc"
+) -> RunSpec:
+    """A run from a recipe mapping outside any params file (benchmarks, tests)."""
+    source = DATASETS.get(dataset, "dataset")
+    resolved, num_classes = _resolve(validate(Recipe, recipe, "recipe"), source.image_shape,
+                                     source.num_classes)  # fmt: skip
+    return RunSpec(study, dataset, variant, seed, resolved, tuple(source.image_shape), num_classes)
 
 
 def _resolve(recipe: Recipe, image_shape, dataset_classes: int) -> tuple[Recipe, int]:
@@ -116,7 +129,9 @@ def _resolve(recipe: Recipe, image_shape, dataset_classes: int) -> tuple[Recipe,
     pen_model = NoParams if penalty_fn is None else PenaltyParams
     pen_params = validate(pen_model, recipe.penalty.fields(), "penalty")
     if penalty_fn is not None and not objective.takes_penalty:
-        raise ConfigError("penalty.name", recipe.penalty.name, "none: this objective has no logit D")
+        raise ConfigError(
+            "penalty.name", recipe.penalty.name, "none: this objective has no logit D"
+        )
     if penalty_fn is not None and t.nproc > 1:  # the penalty's extra D forward is not synchronised
         raise ConfigError("penalty.name", recipe.penalty.name, "none when training.nproc > 1")
     if t.latent not in objective.latents:
@@ -128,12 +143,14 @@ def _resolve(recipe: Recipe, image_shape, dataset_classes: int) -> tuple[Recipe,
             recipe.objective.name,
             f"an objective whose D is one of {', '.join(arch.discriminators)} ({recipe.arch.name})",
         )
-    implied = {"discriminator": objective.discriminator, "g_activation": objective.generator_activation}
+    implied = {
+        "discriminator": objective.discriminator,
+        "g_activation": objective.generator_activation,
+    }
     fields = recipe.arch.fields()
-    for name, value in implied.items():
-        if name in arch.Params.model_fields:
-            if fields.setdefault(name, value) != value:
-                raise ConfigError(f"arch.{name}", fields[name], f"{value} (the objective's)")
+    for name, value in implied.items():  # e.g. infogan's D variant: the objective decides
+        if name in arch.Params.model_fields and fields.setdefault(name, value) != value:
+            raise ConfigError(f"arch.{name}", fields[name], f"{value} (the objective's)")
     arch_params = validate(arch.Params, fields, "arch")
     num_classes = dataset_classes if t.conditional else 0
     if t.conditional:
@@ -189,7 +206,6 @@ def check_study(name: str, study: Study) -> None:
 def load_plan(path: str = "params.yaml") -> Params:
     """Load params and resolve every run of every study: any problem raises before work starts."""
     params = load_params(path)
-    FEATURE_EXTRACTORS.get(params.features.extractor, "features.extractor")
     for i, d in enumerate(params.datasets):
         DATASETS.get(d, f"datasets[{i}]")
     for name, study in params.studies.items():

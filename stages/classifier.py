@@ -1,22 +1,19 @@
 """classifier@<dataset>: train the offline feature network; write its weights and test accuracy."""
 
-import torch
-
 from ganbench.cli import run_stage, stage_parser
 from ganbench.config import load_params
 from ganbench.data import load_prepared
 from ganbench.errors import UserError
-from ganbench.io import write_json
-from ganbench.metrics import save_classifier, sha256_file, train_classifier
-from ganbench.training.loop import resolve_device
+from ganbench.io import sha256_file, write_json
+from ganbench.metrics import save_classifier, train_classifier
+from ganbench.runtime import resolve_device, set_threads
 
 
 def main(args) -> None:
     params = load_params(args.params)
     cfg, data = params.classifier, load_prepared(args.data)
-    device = resolve_device(params.lucic.train.device)
-    if params.lucic.train.threads:
-        torch.set_num_threads(params.lucic.train.threads)
+    device = resolve_device(params.pipeline.device)
+    set_threads(params.pipeline.threads)
     model, accuracy = train_classifier(
         data.x_train,
         data.y_train,

@@ -1,36 +1,40 @@
-"""evaluate@<dataset>-<model>-<seed>: FID/KID/IS of every checkpoint -> metrics/<run>.json + grid."""
-
-import torch
+"""evaluate_<study>@<run>: every checkpoint of one run (G and its EMA), the truncation sweep,
+sample grids and the attention figure -> metrics/<study>/<run>.json, evaluations/<study>/<run>/."""
 
 from ganbench.cli import run_stage, stage_parser
-from ganbench.config import load_params
+from ganbench.evaluation.runs import evaluate_run
 from ganbench.io import write_json
 from ganbench.metrics.evaluate import Reference
 from ganbench.metrics.features import extractor_from_params
-from ganbench.metrics.runs import evaluate_run, save_sample_grid
-from ganbench.training.loop import resolve_device
+from ganbench.plan import load_plan, resolve_run
+from ganbench.runtime import resolve_device, set_threads
 
 
 def main(args) -> None:
-    params = load_params(args.params)
-    device = resolve_device(params.lucic.train.device)
-    if params.lucic.train.threads:
-        torch.set_num_threads(params.lucic.train.threads)
+    params = load_plan(args.params)
+    spec = resolve_run(params, args.study, args.dataset, args.variant, args.seed)
+    set_threads(params.pipeline.threads)
+    device = resolve_device(params.pipeline.device)
     extractor = extractor_from_params(params.features, trained_weights=args.weights, device=device)
-    reference = Reference.load(args.reference)
-    cfg = params.lucic.evaluate
-    record, best = evaluate_run(
-        args.run, extractor=extractor, reference=reference, cfg=cfg, device=device
+    record = evaluate_run(
+        args.run,
+        extractor=extractor,
+        reference=Reference.load(args.reference),
+        evaluation=spec.recipe.evaluation,
+        figures=spec.recipe.figures,
+        device=device,
+        out_dir=args.out_dir,
     )
-    if best is not None:
-        save_sample_grid(args.grid, best, cfg, device)
     write_json(args.metrics, record)
     fid = record["best"]["fid"] if record["best"] else float("nan")
-    print(f"{record['run']}: {record['status']}, best FID {fid:.2f}")
+    print(f"{record['run']}: {record['status']}, best FID ({record['generator']} G) {fid:.2f}")
 
 
 if __name__ == "__main__":
     parser = stage_parser(__doc__)
-    for flag in ("--run", "--weights", "--reference", "--metrics", "--grid"):
+    for flag in ("--study", "--dataset", "--variant"):
+        parser.add_argument(flag, required=True)
+    parser.add_argument("--seed", required=True, type=int)
+    for flag in ("--run", "--weights", "--reference", "--metrics", "--out-dir"):
         parser.add_argument(flag, required=True)
     run_stage(main, parser)

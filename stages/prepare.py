@@ -8,7 +8,7 @@ from ganbench.data import DATASETS, load_prepared, save_prepared
 def main(args) -> None:
     params = load_params(args.params)
     source = DATASETS.get(args.dataset, "dataset")
-    root = params.dataset(args.dataset).root
+    root = params.dataset(args.dataset, getattr(source, "base", None)).root
     if hasattr(source, "write_prepared"):  # larger than memory: decoded and written in chunks
         source.write_prepared(args.out, root)
         data = load_prepared(args.out)

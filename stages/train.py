@@ -11,7 +11,8 @@ import torch
 from ganbench.cli import run_stage, stage_parser
 from ganbench.data import load_prepared
 from ganbench.plan import load_plan, resolve_run
-from ganbench.training.launch import set_threads, train_run
+from ganbench.runtime import set_threads
+from ganbench.training.launch import train_run
 
 
 def main(args) -> None:

@@ -23,7 +23,7 @@ from ganbench.metrics.evaluate import (
 )
 from ganbench.metrics.fid import feature_statistics, frechet_distance
 from ganbench.metrics.prdc import precision_recall_density_coverage
-from ganbench.training.sampling import LATENTS
+from ganbench.models.sampling import LATENTS
 
 
 class ToyExtractor:

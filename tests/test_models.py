@@ -13,7 +13,7 @@ from ganbench.losses import LOSSES
 from ganbench.models import ARCHITECTURES
 from ganbench.models.infogan import SLOPE
 from ganbench.training import loop
-from ganbench.training.sampling import LATENTS
+from ganbench.models.sampling import LATENTS
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]
 WIDTH, Z_DIM, N = 0.125, 8, 4

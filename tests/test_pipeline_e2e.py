@@ -22,9 +22,10 @@ import yaml
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
+BASE = yaml.safe_load((REPO / "params.yaml").read_text())
 MODELS = ["ns", "wgan_gp", "began", "vae"]
 
-ABLATION_EVALUATE = {
+EVALUATION = {
     "num_fake": 100,
     "kid_subsets": 2,
     "kid_subset_size": 50,
@@ -32,79 +33,14 @@ ABLATION_EVALUATE = {
     "standing_stats_batches": 1,
     "standing_stats_batch_size": 50,
     "batch_size": 50,
-    "grid_size": 3,
     "prdc_k": 3,
 }
-ABLATION_TRAIN = {
-    "steps": 8,
-    "batch_size": 8,
-    "num_checkpoints": 2,
-    "resume_every": 4,
-    "threads": 1,
-}
-SAGAN_VARIANTS = {
-    "baseline": {"label": "SN-GAN", "paper_rows": ["no_attention", "sn_gd_ttur"]},
-    "attention16": {
-        "paper_rows": ["attention_16"],
-        "model": {"g_attention": [16], "d_attention": [16]},
-    },
-}
-BIGGAN_VARIANTS = {
-    "baseline": {"paper_rows": ["1"]},
-    "ortho": {
-        "paper_rows": ["8"],
-        "model": {"ch": 4, "shared_embedding": True, "skip_z": True},
-        "train": {"batch_size": 16, "ortho_beta": 0.0001},
-    },
-}
-OVERRIDES = {
-    "datasets": ["shapes", "shapes32"],
-    "data": {"shapes": {"root": None}},
-    "features": {"batch_size": 250},
-    "classifier": {"width": 8, "epochs": 1, "batch_size": 64, "lr": 0.003, "min_accuracy": 0.5},
-    "lucic": {
-        "datasets": ["shapes"],
-        "models": MODELS,
-        "seeds": [0],
-        "shared": {"lr": 0.0005},
-        "train": {
-            "steps": 24,
-            "batch_size": 16,
-            "width": 0.125,
-            "num_checkpoints": 2,
-            "resume_every": 12,
-            "threads": 1,
-        },
-        "evaluate": {
-            "num_fake": 200,
-            "kid_subsets": 5,
-            "kid_subset_size": 100,
-            "is_splits": 2,
-            "standing_stats_batches": 2,
-            "batch_size": 100,
-            "grid_size": 4,
-        },
-    },
-    "sagan": {
-        "dataset": "shapes32",
-        "seeds": [0],
-        "model": {"ch": 2, "z_dim": 16, "shared_dim": 8},
-        "train": ABLATION_TRAIN,
-        "variants": SAGAN_VARIANTS,
-        "evaluate": ABLATION_EVALUATE,
-    },
-    "biggan": {
-        "dataset": "shapes32",
-        "seeds": [0],
-        "model": {"ch": 2, "z_dim": 16, "shared_dim": 8, "g_attention": [16], "d_attention": [16]},
-        "train": {**ABLATION_TRAIN, "ema_start": 2},
-        "variants": BIGGAN_VARIANTS,
-        "evaluate": {**ABLATION_EVALUATE, "truncation": [1.0, 0.5], "grid_truncation": [0.5]},
-    },
-}
+RESNET = {"ch": 2, "z_dim": 16, "shared_dim": 8}
+RESNET_TRAINING = {"steps": 8, "batch_size": 8, "num_checkpoints": 2, "resume_every": 4}
 
 
 def merged(base: dict, changes: dict) -> dict:
+    """``changes`` deep-merged into ``base``; ``variants`` and ``data`` are replaced whole."""
     out = dict(base)
     for key, value in changes.items():
         is_section = (
@@ -116,8 +52,84 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
+def variants(study: str, names: list[str], **changes) -> dict:
+    """The default's variants ``names`` of ``study``, with ``changes`` merged into some."""
+    out = {n: dict(BASE["studies"][study]["variants"][n]) for n in names}
+    for name, change in changes.items():
+        out[name] = merged(out[name], change)
+    return out
+
+
+def study(name: str, dataset: str, recipe: dict, chosen: dict) -> dict:
+    return {"datasets": [dataset], "seeds": [0], "recipe": recipe, "variants": chosen}
+
+
+OVERRIDES = {
+    "datasets": ["shapes", "shapes32"],
+    "data": {"shapes": {"root": None}},
+    "pipeline": {"threads": 1},
+    "features": {"batch_size": 250},
+    "classifier": {"width": 8, "epochs": 1, "batch_size": 64, "lr": 0.003, "min_accuracy": 0.5},
+    "studies": {
+        "lucic": study(
+            "lucic",
+            "shapes",
+            {
+                "optimiser": {"lr_g": 0.0005, "lr_d": 0.0005},
+                "training": {
+                    "steps": 24,
+                    "batch_size": 16,
+                    "num_checkpoints": 2,
+                    "resume_every": 12,
+                },
+                "evaluation": {**EVALUATION, "num_fake": 200, "kid_subset_size": 100},
+                "figures": {"grid_size": 4},
+            },
+            variants("lucic", MODELS),
+        ),
+        "sagan": study(
+            "sagan",
+            "shapes32",
+            {
+                "arch": RESNET,
+                "training": RESNET_TRAINING,
+                "evaluation": EVALUATION,
+                "figures": {"grid_size": 3},
+            },
+            variants("sagan", ["baseline", "attention16"]),
+        ),
+        "biggan": study(
+            "biggan",
+            "shapes32",
+            {
+                "arch": RESNET,
+                "training": {**RESNET_TRAINING, "ema_start": 2},
+                "evaluation": {**EVALUATION, "truncation": [1.0, 0.5]},
+                "figures": {"grid_size": 3, "grid_truncation": [0.5]},
+            },
+            variants(
+                "biggan",
+                ["baseline", "ortho"],
+                ortho={"arch": {"ch": 4}, "training": {"batch_size": 16}},
+            ),
+        ),
+        "losses": study(
+            "losses",
+            "shapes32",
+            {
+                "arch": RESNET,
+                "training": {**RESNET_TRAINING, "steps": 10, "resume_every": 5},
+                "evaluation": EVALUATION,
+                "figures": {"grid_size": 3},
+            },
+            variants("losses", ["ns", "hinge", "wgan_gp"]),
+        ),
+    },
+}
+
+
 # the repo's params.yaml with tiny sizes: every key DVC tracks stays present
-TINY = merged(yaml.safe_load((REPO / "params.yaml").read_text()), OVERRIDES)
+TINY = merged(BASE, OVERRIDES)
 
 
 def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -134,7 +146,7 @@ def make_repo(root: Path, params: dict) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", "pyproject.toml"):
         shutil.copy(REPO / name, root / name)
-    for name in ("stages", "ganbench"):
+    for name in ("stages", "ganbench", "configs"):
         shutil.copytree(
             REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
         )
@@ -154,32 +166,28 @@ def run_names(seeds=(0,)) -> list[str]:
     return [f"lucic-shapes-{m}-{s}" for m in MODELS for s in seeds]
 
 
+def record(repo: Path, run: str) -> dict:
+    return json.loads((repo / f"metrics/{run.split('-')[0]}/{run}.json").read_text())
+
+
 def test_repro_writes_every_declared_output(repo):
     dvc(repo, "repro")
     assert (repo / "data/prepared/shapes.npz").is_file()
     assert (repo / "models/classifier-shapes.pt").is_file()
     assert (repo / "refstats/shapes.npz").is_file()
-    baselines = json.loads((repo / "metrics/lucic-shapes-baselines.json").read_text())
+    baselines = json.loads((repo / "metrics/lucic/baselines-shapes.json").read_text())
     assert set(baselines["rows"]) == {"real_train", "untrained_generator"}
     # the floor sits below the ceiling
     assert baselines["rows"]["real_train"]["fid"] < baselines["rows"]["untrained_generator"]["fid"]
     for run in run_names():
-        record = json.loads((repo / f"metrics/{run}.json").read_text())
-        assert record["status"] in ("ok", "diverged")
-        assert [c["step"] for c in record["checkpoints"]] == [12, 24]
-        assert (
-            record["protocol"]["n_fake"] == 200 and record["protocol"]["reference_split"] == "test"
-        )
-        assert (repo / f"evaluations/{run}/samples.png").is_file()
-        assert (repo / f"runs/{run}/status.json").is_file()
-    for out in (
-        "reports/lucic.md",
-        "reports/lucic.csv",
-        "reports/lucic.tex",
-        "reports/lucic/summary.json",
-        "reports/lucic/fid_curves.csv",
-        "reports/lucic/figures/fid_vs_step.png",
-    ):
+        rec = record(repo, run)
+        assert rec["status"] in ("ok", "diverged")
+        assert [c["step"] for c in rec["checkpoints"]] == [12, 24]
+        assert rec["protocol"]["n_fake"] == 200 and rec["protocol"]["reference_split"] == "test"
+        assert (repo / f"evaluations/lucic/{run}/samples.png").is_file()
+        assert (repo / f"runs/lucic/{run}/status.json").is_file()
+        assert (repo / f"dvclive/lucic/{run}/metrics.json").is_file()  # DVCLive's curves
+    for out in ("reports/lucic.md", "reports/lucic.csv", "reports/lucic/fid_curves.csv"):
         assert (repo / out).is_file(), out
     report = (repo / "reports/lucic.md").read_text()
     for name in ("NS GAN", "WGAN GP", "BEGAN", "VAE", "Lucic et al. 2018"):
@@ -187,59 +195,83 @@ def test_repro_writes_every_declared_output(repo):
     assert "real train" in report.lower() and "untrained" in report.lower()
     status = dvc(repo, "status").stdout
     assert "changed" not in status, status
-    assert "metrics/lucic-shapes-ns-0.json" in dvc(repo, "metrics", "show").stdout
+    assert "metrics/lucic/lucic-shapes-ns-0.json" in dvc(repo, "metrics", "show").stdout
 
 
-def test_repro_runs_the_tiny_sagan_and_biggan_studies(repo):
-    """Runs after the test above (same repo, same `dvc repro`)."""
-    for study, variants in (("sagan", SAGAN_VARIANTS), ("biggan", BIGGAN_VARIANTS)):
-        for variant in variants:
-            run = f"{study}-shapes32-{variant}-0"
-            record = json.loads((repo / f"metrics/{run}.json").read_text())
-            assert record["status"] == "ok" and record["variant"] == variant
-            assert [c["step"] for c in record["checkpoints"]] == [4, 8]
-            assert (repo / f"evaluations/{run}/samples.png").is_file()
-            assert (repo / f"runs/{run}/status.json").is_file()
-        report = (repo / f"reports/{study}.md").read_text()
-        assert all(f"`{v}`" in report or v in report for v in variants)
-        assert (repo / f"reports/{study}.csv").is_file()
-        assert (repo / f"reports/{study}/summary.json").is_file()
-    sagan = json.loads((repo / "metrics/sagan-shapes32-attention16-0.json").read_text())
+def test_repro_runs_the_tiny_resnet_studies(repo):
+    """Runs after the test above (same repo, same `dvc repro`): SAGAN, BigGAN and the fourth
+    study (losses on the ResNet), all through the same stages."""
+    for name, chosen in (("sagan", ["baseline", "attention16"]), ("biggan", ["baseline", "ortho"]),
+                         ("losses", ["ns", "hinge", "wgan_gp"])):  # fmt: skip
+        steps = [5, 10] if name == "losses" else [4, 8]
+        for variant in chosen:
+            run = f"{name}-shapes32-{variant}-0"
+            rec = record(repo, run)
+            assert rec["status"] == "ok" and rec["variant"] == variant
+            assert [c["step"] for c in rec["checkpoints"]] == steps
+            assert (repo / f"evaluations/{name}/{run}/samples.png").is_file()
+            assert (repo / f"runs/{name}/{run}/status.json").is_file()
+        report = (repo / f"reports/{name}.md").read_text()
+        assert all(f"`{v}`" in report for v in chosen), name
+        assert (repo / f"reports/{name}.csv").is_file()
+    sagan = record(repo, "sagan-shapes32-attention16-0")
     assert sagan["generator"] == "raw" and sagan["attention_figure"].endswith("attention.png")
     assert (repo / "reports/sagan/stabilisation.csv").is_file()
-    ortho = json.loads((repo / "metrics/biggan-shapes32-ortho-0.json").read_text())
-    assert ortho["generator"] == "ema" and ortho["train"]["ortho_beta"] == 0.0001
+    ortho = record(repo, "biggan-shapes32-ortho-0")
+    assert ortho["generator"] == "ema" and ortho["recipe"]["training"]["ortho_beta"] == 0.0001
     assert [t["psi"] for t in ortho["truncation"]] == [None, 1.0, 0.5]
     assert set(ortho["grids"]) == {"none", "0.5"}
-    assert (
-        ortho["params"]["G"]
-        > json.loads((repo / "metrics/biggan-shapes32-baseline-0.json").read_text())["params"]["G"]
-    )
+    assert ortho["params"]["G"] > record(repo, "biggan-shapes32-baseline-0")["params"]["G"]
     assert (repo / "reports/biggan/truncation.csv").is_file()
     assert "amenable" in (repo / "reports/biggan.md").read_text().lower()
+    gp = record(repo, "losses-shapes32-wgan_gp-0")["recipe"]
+    assert gp["objective"] == {"name": "wgan", "clip": None}
+    assert gp["penalty"] == {"name": "gp", "weight": 10.0}
+    assert gp["arch"]["d_spectral_norm"] and not gp["arch"]["g_spectral_norm"]
 
 
-def test_adding_a_seed_trains_only_the_new_runs(repo):
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["lucic"]["seeds"] = [0, 1]
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+def stale_stages(repo: Path) -> set[str]:
     status = dvc(repo, "status").stdout
-    stale = {line.strip().rstrip(":") for line in status.splitlines() if line.endswith(":")}
-    assert {f"train@shapes-{m}-1" for m in MODELS} <= stale, status
-    assert not {f"train@shapes-{m}-0" for m in MODELS} & stale, status
-    params["lucic"]["seeds"] = [0]
+    return {line.strip().rstrip(":") for line in status.splitlines() if line.endswith(":")}
+
+
+def test_adding_a_seed_runs_only_its_stages_and_its_report(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["studies"]["sagan"]["seeds"] = [0, 1]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    new = {f"{stage}_sagan@sagan-shapes32-{v}-1" for stage in ("train", "evaluate")
+           for v in ("baseline", "attention16")}  # fmt: skip
+    # the new seed's train and evaluate stages, and the SAGAN report (its params changed)
+    assert stale_stages(repo) == new | {"report_sagan@sagan"}
+    params["studies"]["sagan"]["seeds"] = [0]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert stale_stages(repo) == set()
+
+
+def test_changing_a_grid_size_re_evaluates_without_retraining(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["studies"]["sagan"]["recipe"]["figures"]["grid_size"] = 4
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    stale = stale_stages(repo)
+    assert not any(s.startswith("train_") for s in stale), stale
+    assert {s for s in stale if s.startswith("evaluate_")} == {
+        "evaluate_sagan@sagan-shapes32-baseline-0",
+        "evaluate_sagan@sagan-shapes32-attention16-0",
+    }
+    params["studies"]["sagan"]["recipe"]["figures"]["grid_size"] = 3
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def test_killed_training_resumes_to_the_same_result(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["lucic"].update(models=["ns"], seeds=[0])
-    params["lucic"]["train"].update(steps=400, resume_every=20, num_checkpoints=2)
+    lucic = params["studies"]["lucic"]
+    lucic["variants"] = {"ns": lucic["variants"]["ns"]}
+    lucic["recipe"]["training"].update(steps=400, resume_every=20, num_checkpoints=2)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    run_dir = repo / "runs/lucic-shapes-ns-0"
+    run, run_dir = "lucic-shapes-ns-0", repo / "runs/lucic/lucic-shapes-ns-0"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "train@shapes-ns-0"],
+        [sys.executable, "-m", "dvc", "repro", f"train_lucic@{run}"],
         cwd=repo,
         env=env,
         start_new_session=True,
@@ -258,14 +290,17 @@ def test_killed_training_resumes_to_the_same_result(repo):
     assert 40 <= killed_at < 400, "training finished before it could be killed"
     assert not (run_dir / "status.json").exists()
 
-    out = dvc(repo, "repro", "evaluate@shapes-ns-0").stdout
+    out = dvc(repo, "repro", f"evaluate_lucic@{run}").stdout
     assert "resuming from step" in out
-    resumed = json.loads((repo / "metrics/lucic-shapes-ns-0.json").read_text())
+    resumed = record(repo, run)
+    live = (repo / f"dvclive/lucic/{run}/plots/metrics/d_loss.tsv").read_text().splitlines()
+    steps = [int(line.split("\t")[0]) for line in live[1:]]
+    assert steps == sorted(set(steps)), "DVCLive rows repeated after the resume"
 
     shutil.rmtree(run_dir)  # retrain from scratch, uninterrupted
-    dvc(repo, "repro", "train@shapes-ns-0")
-    dvc(repo, "repro", "evaluate@shapes-ns-0")
-    fresh = json.loads((repo / "metrics/lucic-shapes-ns-0.json").read_text())
+    dvc(repo, "repro", f"train_lucic@{run}")
+    dvc(repo, "repro", f"evaluate_lucic@{run}")
+    fresh = record(repo, run)
     assert resumed["checkpoints"] == fresh["checkpoints"]
     assert resumed["best"] == fresh["best"]
 
@@ -292,29 +327,31 @@ def test_params_switch_every_stage_to_inception(tmp_path, inception_weights):
                 "weights_sha256": digest[:16],
                 "batch_size": 100,
             },
-            "lucic": {
-                "models": ["ns"],
-                "train": {"steps": 12, "num_checkpoints": 1},
-                "evaluate": {"num_fake": 60, "kid_subset_size": 50, "batch_size": 60},
+            "studies": {
+                "lucic": {
+                    "variants": {"ns": TINY["studies"]["lucic"]["variants"]["ns"]},
+                    "recipe": {
+                        "training": {"steps": 12, "num_checkpoints": 1},
+                        "evaluation": {"num_fake": 60, "kid_subset_size": 50, "batch_size": 60},
+                    },
+                },
             },
         },
     )
     root = make_repo(tmp_path / "repo", params)
-    # the Lucic study only: `dvc repro report` would also run the ablations (report depends on the
-    # whole metrics/ directory, which holds their records too), Inception on CPU for every one
-    dvc(root, "repro", "baselines", "evaluate")
-    dvc(root, "repro", "--single-item", "report")
+    dvc(root, "repro", "report_lucic")  # the Lucic study only: its report reads its own records
+    assert not (root / "runs/sagan").exists()
     with np.load(root / "refstats/shapes.npz") as f:
         meta = json.loads(str(f["meta"]))
         assert f["mu"].shape == (2048,) and f["sigma"].shape == (2048, 2048)
     assert meta["extractor"] == "inception" and meta["weights_sha256"] == digest
-    baselines = json.loads((root / "metrics/lucic-shapes-baselines.json").read_text())
-    record = json.loads((root / "metrics/lucic-shapes-ns-0.json").read_text())
-    for protocol in (baselines["protocol"], record["protocol"]):
+    baselines = json.loads((root / "metrics/lucic/baselines-shapes.json").read_text())
+    rec = record(root, "lucic-shapes-ns-0")
+    for protocol in (baselines["protocol"], rec["protocol"]):
         assert protocol["extractor"] == "inception" and protocol["weights_sha256"] == digest
         assert protocol["feature_dim"] == 2048
         assert protocol["extractor_label"] == "inception-v3 (torch-fidelity)"
-    assert set(record["best"]) >= {"fid", "kid_mean", "is_mean", "precision", "coverage"}
+    assert set(rec["best"]) >= {"fid", "kid_mean", "is_mean", "precision", "coverage"}
     report = (root / "reports/lucic.md").read_text()
     assert "inception-v3 (torch-fidelity) features" in report
     # random weights and 60 samples: never beside the paper's column

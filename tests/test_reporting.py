@@ -1,65 +1,94 @@
-"""ganbench.reporting: the Lucic et al. report from fixture records shaped like evaluate's."""
+"""ganbench.reporting: full reports built by the one ``write_report`` from synthetic run records
+of a Lucic-like loss comparison and of SAGAN- and BigGAN-like ablations.
+
+The builders here (``make_study``, ``run_report``, ``md_table``) are shared with
+test_reporting_inputs.py.
+"""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import importlib.util
 import json
-import re
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 from scipy import stats
 
-from ganbench.config import Hyperparameters, load_params
-from ganbench.errors import UserError
-from ganbench.reporting import load_lucic_table2, paper_comparable, write_lucic_report
-from ganbench.reporting.latex import latex_escape
-from ganbench.reporting.published import MODEL_NAMES, measurement_differences
-from ganbench.reporting.render import paper_column, paper_heading
+from ganbench.config import Params, load_params, validate
+from ganbench.io import sha256_file
+from ganbench.reporting import welch_delta, write_report
 
-DATASET = "fashion_mnist"
-MODELS = ("ns", "wgan", "began", "lsgan", "vae")
-SEEDS = (0, 1, 2)
 SHA = "ab12cd34ef56" + "0" * 52
-HPARAMS = dataclasses.asdict(Hyperparameters())  # lr 2e-4, beta1 0.5, ... as in the brief
 PROTOCOL = {
     "extractor": "classifier",
-    "extractor_label": "fashion_mnist-cnn",
+    "extractor_label": "shapes-cnn",
     "weights_sha256": SHA,
-    "feature_dim": 128,
+    "feature_dim": 64,
     "n_real": 10000,
-    "n_fake": 10000,
+    "n_fake": 2000,
     "reference_split": "test",
-    "kid_subsets": 100,
-    "kid_subset_size": 1000,
+    "kid_subsets": 10,
+    "kid_subset_size": 500,
     "is_splits": 10,
     "prdc_k": 5,
-    "standing_stats_batches": 20,
+    "standing_stats_batches": 4,
+    "standing_stats_batch_size": 500,
     "seed": 2020,
-    "steps": 1200,
-    "width": 0.25,
-    "batch_size": 64,
     "device": "cpu",
-    "versions": {"ganbench": "0.1.0", "torch": "2.14.1", "python": "3.11.7"},
+    "versions": {"ganbench": "0.1.0", "torch": "2.14.1"},
+    "steps_trained": 300,
+    "train_device": "cpu",
 }
-# Lucic et al.'s measurement: Inception features, 10k generated vs 10k real test images.
-INCEPTION_PROTOCOL = {
-    **PROTOCOL,
+# Lucic et al.'s measurement: Inception features (official weights), 10k vs 10k test images.
+INCEPTION = PROTOCOL | {
     "extractor": "inception",
-    "extractor_label": "inception-v3 (torch-fidelity)",
+    "extractor_label": "inception-v3",
     "weights_sha256": "6726825d" + "0" * 56,
     "feature_dim": 2048,
+    "n_fake": 10000,
 }
+STEP = 100
+TRAINING = {"steps": 300, "batch_size": 32, "num_checkpoints": 3, "resume_every": 100}
+EVALUATION = {"num_fake": 2000, "kid_subset_size": 500}
 
-# (model, seed) -> (status, checkpoint FIDs at steps 300, 600, 900). Best = lowest FID.
-# ns seed 2 diverged after two checkpoints (a low best FID that must NOT enter the mean); wgan seed
-# 2 failed with best null; lsgan diverged in every seed (seed 0 before its first checkpoint).
-RUNS = {
+LUCIC = {
+    "datasets": ["fashion_mnist"],
+    "seeds": [0, 1, 2],
+    "baseline": "ns",
+    "report": {
+        "title": "Loss comparison",
+        "sections": ["sanity", "rank_agreement", "latex"],
+        "published": "lucic2018_table2",
+    },
+    "recipe": {
+        "arch": {"name": "infogan", "width": 0.25, "z_dim": 64, "d_batchnorm": True},
+        "objective": {"name": "ns"},
+        "penalty": {"name": "none"},
+        "optimiser": {"lr_g": 0.001, "lr_d": 0.001},
+        "training": TRAINING | {"latent": "uniform"},
+        "evaluation": EVALUATION,
+        "figures": {},
+    },
+    "variants": {
+        "ns": {"label": "NS GAN", "paper_rows": ["ns"]},
+        "wgan": {
+            "label": "WGAN",
+            "paper_rows": ["wgan"],
+            "objective": {"name": "wgan", "clip": 0.01},
+        },
+        "began": {"label": "BEGAN", "paper_rows": ["began"], "objective": {"name": "began"}},
+        "lsgan": {"label": "LSGAN", "paper_rows": ["lsgan"], "objective": {"name": "lsgan"}},
+        "vae": {"label": "VAE", "paper_rows": ["vae"], "objective": {"name": "vae"}},
+    },
+}
+# (variant, seed) -> (status, FID at steps 100, 200, ...); best = lowest. ns seed 2 diverged with
+# a low FID that must not enter the mean; wgan seed 2 failed; lsgan diverged in every seed.
+LUCIC_RUNS = {
     ("ns", 0): ("ok", (90.0, 41.3, 44.0)),
     ("ns", 1): ("ok", (85.0, 47.9, 38.1)),
     ("ns", 2): ("diverged", (70.0, 5.0)),
@@ -77,404 +106,229 @@ RUNS = {
     ("vae", 2): ("ok", (152.0, 143.4, 144.4)),
 }
 
+RESNET = {"name": "resnet", "ch": 4, "g_attention": [], "d_attention": [], "g_spectral_norm": True}
+SAGAN = {
+    "datasets": ["shapes32"],
+    "seeds": [0, 1, 2],
+    "baseline": "baseline",
+    "report": {"title": "SAGAN-like", "sections": ["stabilisation", "attention_maps"]}
+    | {"published": "sagan2019"},
+    "recipe": {
+        "arch": RESNET,
+        "objective": {"name": "hinge"},
+        "penalty": {"name": "none"},
+        "optimiser": {"lr_g": 0.0001, "lr_d": 0.0004, "beta1": 0.0, "beta2": 0.9},
+        "training": TRAINING | {"steps": 400, "num_checkpoints": 4, "conditional": True},
+        "evaluation": EVALUATION,
+        "figures": {},
+    },
+    "variants": {
+        "baseline": {"label": "SN-GAN, TTUR", "paper_rows": ["no_attention", "sn_gd_ttur"]},
+        "attention16": {
+            "label": "+ attention at 16x16",
+            "paper_rows": ["attention_16"],
+            "arch": {"g_attention": [16], "d_attention": [16]},
+        },
+        "sn_d_1to1": {
+            "label": "SN on D only, 1:1",
+            "paper_rows": ["sn_d"],
+            "arch": {"g_spectral_norm": False},
+            "optimiser": {"lr_d": 0.0001},
+        },
+    },
+}
+# attention16 seed 2 diverged with a low FID that must not enter the mean; sn_d_1to1 seed 1 failed.
+SAGAN_RUNS = {
+    ("baseline", 0): ("ok", (80.0, 60.0, 50.0, 52.0)),
+    ("baseline", 1): ("ok", (82.0, 61.0, 55.0, 54.0)),
+    ("baseline", 2): ("ok", (79.0, 58.0, 53.0, 51.0)),
+    ("attention16", 0): ("ok", (70.0, 45.0, 42.0, 43.0)),
+    ("attention16", 1): ("ok", (72.0, 47.0, 40.0, 41.0)),
+    ("attention16", 2): ("diverged", (71.0, 20.0)),
+    ("sn_d_1to1", 0): ("ok", (90.0, 85.0, 88.0, 50.0)),
+    ("sn_d_1to1", 1): ("failed", ()),
+    ("sn_d_1to1", 2): ("ok", (95.0, 80.0, 84.0, 62.0)),
+}
 
-def checkpoint(step: int, fid: float, seed: int) -> dict:
+BIGGAN = {
+    "datasets": ["shapes32"],
+    "seeds": [0, 1],
+    "baseline": "baseline",
+    "report": {"title": "BigGAN-like", "sections": ["truncation", "cifar10_reproductions"]}
+    | {"published": "biggan2019"},
+    "recipe": {
+        "arch": RESNET | {"g_attention": [16], "d_attention": [16]},
+        "objective": {"name": "hinge"},
+        "penalty": {"name": "none"},
+        "optimiser": {"lr_g": 0.00005, "lr_d": 0.0002, "n_disc": 2},
+        "training": TRAINING | {"conditional": True},
+        "evaluation": EVALUATION | {"truncation": [2.0, 1.0, 0.5]},
+        "figures": {"grid_truncation": [0.5]},
+    },
+    "variants": {
+        "baseline": {"label": "SAGAN baseline", "paper_rows": ["1"]},
+        "ortho": {
+            "label": "+ shared, skip-z, ortho",
+            "paper_rows": ["8"],
+            "arch": {"shared_embedding": True, "skip_z": True},
+            "training": {"ortho_beta": 0.0001, "ema_decay": 0.999},
+        },
+    },
+}
+BIGGAN_RUNS = {
+    ("baseline", 0): ("ok", (60.0, 40.0, 30.0)),
+    ("baseline", 1): ("ok", (62.0, 41.0, 32.0)),
+    ("ortho", 0): ("ok", (50.0, 30.0, 20.0)),
+    ("ortho", 1): ("ok", (52.0, 29.0, 22.0)),
+}
+# (variant, seed) -> [(psi, FID, IS)]: baseline seed 0 saturates (IS drops at small psi: not
+# amenable); the others are amenable.
+SWEEPS = {
+    ("baseline", 0): [(None, 30.0, 5.0), (2.0, 29.0, 5.1), (1.0, 40.0, 4.0), (0.5, 60.0, 3.0)],
+    ("baseline", 1): [(None, 32.0, 5.0), (2.0, 31.0, 5.5), (1.0, 33.0, 6.0), (0.5, 45.0, 7.0)],
+    ("ortho", 0): [(None, 20.0, 6.0), (2.0, 19.5, 6.4), (1.0, 21.0, 7.0), (0.5, 30.0, 8.0)],
+    ("ortho", 1): [(None, 22.0, 6.2), (2.0, 21.0, 6.5), (1.0, 22.5, 7.2), (0.5, 31.0, 8.4)],
+}
+STUDIES = {
+    "lucic": (LUCIC, LUCIC_RUNS),
+    "sagan": (SAGAN, SAGAN_RUNS),
+    "biggan": (BIGGAN, BIGGAN_RUNS),
+}
+PARAMS = {"G": 123_456, "D": 98_765}
+
+
+def scores(fid: float, seed: int = 0, is_mean: float | None = None) -> dict:
+    """A full score set: every metric a simple function of the FID (and seed)."""
     return {
-        "step": step,
         "fid": fid,
         "kid_mean": fid / 1000 + seed * 1e-4,
         "kid_std": 0.001,
-        "is_mean": 9.0 - fid / 20,
+        "is_mean": 10.0 - fid / 20 if is_mean is None else is_mean,
         "is_std": 0.1,
-        **prdc(fid, seed),
-    }
-
-
-def prdc(fid: float, seed: int) -> dict:
-    """Precision/recall/density/coverage of a checkpoint, simple functions of its FID and seed."""
-    return {
         "precision": 0.9 - fid / 1000,
         "recall": 0.4 + 0.1 * seed,
         "density": 1.5 - fid / 100,
-        "coverage": 0.7 - fid / 1000 + 0.01 * seed,
+        "coverage": 0.7 - fid / 1000,
     }
 
 
-def make_record(model: str, seed: int, protocol: dict = PROTOCOL) -> dict:
-    status, fids = RUNS[(model, seed)]
-    checkpoints = [checkpoint(300 * (i + 1), f, seed) for i, f in enumerate(fids)]
-    best = min(checkpoints, key=lambda c: c["fid"]) if checkpoints else None
-    if status == "diverged" and checkpoints:  # evaluate marks a checkpoint with NaN samples
-        checkpoints = [{**c, "status": "ok"} for c in checkpoints]
-        checkpoints.append({"step": 300 * (len(fids) + 1), "status": "nonfinite"})
+def make_record(name: str, spec: dict, variant: str, seed: int, protocol: dict) -> dict:
+    """One run record in the schema the evaluate stage writes."""
+    params = load_params_dict({name: spec})
+    study = params.study(name)
+    dataset = study.datasets[0]
+    recipe = study.recipe_for(variant, f"studies.{name}")
+    status, fids = STUDIES[name][1][(variant, seed)]
+    ema = recipe.training.ema_decay > 0
+    run = f"{name}-{dataset}-{variant}-{seed}"
+    checkpoints = [
+        {
+            "step": STEP * (i + 1),
+            "raw": {"status": "ok", **scores(fid + 5.0 if ema else fid, seed)},
+            "ema": {"status": "ok", **scores(fid, seed)} if ema else None,
+        }
+        for i, fid in enumerate(fids)
+    ]
+    if status == "diverged":
+        checkpoints.append(
+            {"step": STEP * (len(fids) + 1), "raw": {"status": "nonfinite"}, "ema": None}
+        )
+    best = None
+    if fids and status != "failed":
+        i = int(np.argmin(fids))
+        best = {"step": STEP * (i + 1), **scores(fids[i], seed)}
+    sweep = SWEEPS.get((variant, seed), []) if recipe.evaluation.truncation and fids else []
+    folder = f"evaluations/{name}/{run}"
+    grids = {"none": f"{folder}/samples.png"}
+    grids |= {
+        f"{psi:g}": f"{folder}/samples_psi{psi:g}.png" for psi in recipe.figures.grid_truncation
+    }
+    attention = recipe.arch.fields().get("g_attention")
+    blocks = ("arch", "objective", "penalty", "optimiser", "training")
     return {
-        "run": f"lucic-{DATASET}-{model}-{seed}",
-        "study": "lucic",
-        "dataset": DATASET,
-        "model": model,
+        "run": run,
+        "study": name,
+        "dataset": dataset,
+        "variant": variant,
         "seed": seed,
         "status": status,
-        "diverged_at_step": 300 * len(fids) + 50 if status == "diverged" else None,
+        "diverged_at_step": STEP * len(fids) + 50 if status == "diverged" else None,
         "reason": "out of memory" if status == "failed" else None,
-        "hparams": dict(HPARAMS),
-        "protocol": copy.deepcopy(protocol),
-        "best": best,
+        "recipe": json.loads(json.dumps(recipe.model_dump(include=set(blocks)))),
+        "params": dict(PARAMS),
+        "protocol": copy.deepcopy(protocol)
+        | {"steps": recipe.training.steps, "batch_size": recipe.training.batch_size},
+        "generator": "ema" if ema else "raw",
         "checkpoints": checkpoints,
+        "best": best,
+        "truncation": [{"psi": psi, "status": "ok", **scores(f, seed, i)} for psi, f, i in sweep],
+        "grids": grids,
+        "attention_figure": f"{folder}/attention.png" if attention and fids else None,
     }
 
 
-def baseline_row(fid: float, prdc: tuple[float, float, float, float]) -> dict:
-    return {
-        "fid": fid,
-        "kid_mean": fid / 1000,
-        "kid_std": 0.0005,
-        "is_mean": 8.5,
-        "is_std": 0.05,
-        **dict(zip(("precision", "recall", "density", "coverage"), prdc, strict=True)),
-    }
+def load_params_dict(studies: dict) -> Params:
+    """Validated params holding ``studies`` (and the datasets they list)."""
+    datasets = sorted({d for spec in studies.values() for d in spec["datasets"]})
+    raw = {"datasets": datasets, "studies": studies}
+    return validate(Params, json.loads(json.dumps(raw)), "")
 
 
-def make_study(root: Path, protocol: dict = PROTOCOL) -> Path:
-    """Write params.yaml, metrics/ and evaluations/ under ``root``; returns the params path."""
+def make_study(root: Path, name: str, protocol: dict = PROTOCOL) -> Path:
+    """Write params.yaml, metrics/<name>/, metrics/classifier/ and evaluations/<name>/ under
+    ``root`` (with baselines for the sanity rows); returns the params path."""
+    spec, runs = STUDIES[name]
     params = root / "params.yaml"
     params.write_text(
-        f"lucic:\n  datasets: [{DATASET}]\n  models: [{', '.join(MODELS)}]\n"
-        f"  seeds: [{', '.join(map(str, SEEDS))}]\n"
+        yaml.safe_dump({"datasets": spec["datasets"], "studies": {name: spec}}, sort_keys=False)
     )
-    metrics = root / "metrics"
-    metrics.mkdir()
-    for model in MODELS:
-        for seed in SEEDS:
-            rec = make_record(model, seed, protocol)
-            (metrics / f"{rec['run']}.json").write_text(json.dumps(rec))
-            grid = root / "evaluations" / rec["run"] / "samples.png"
-            grid.parent.mkdir(parents=True)
-            Image.new("L", (16, 16), color=10 * seed + MODELS.index(model)).save(grid)
+    records = root / "metrics" / name
+    records.mkdir(parents=True, exist_ok=True)
+    for shade, (variant, seed) in enumerate(runs):
+        rec = make_record(name, spec, variant, seed, protocol)
+        rec["image_sha256"] = {}
+        for path in [*rec["grids"].values(), rec["attention_figure"]]:
+            if path:
+                (root / path).parent.mkdir(parents=True, exist_ok=True)
+                Image.new("L", (8, 8), color=10 * shade + len(path) % 7).save(root / path)
+                rec["image_sha256"][path] = sha256_file(root / path)
+        (records / f"{rec['run']}.json").write_text(json.dumps(rec))
+    dataset = spec["datasets"][0]
     baseline_protocol = {
-        k: v for k, v in protocol.items() if k not in ("steps", "width", "batch_size")
+        k: v for k, v in protocol.items() if k not in ("steps_trained", "train_device")
     }
-    (metrics / f"lucic-{DATASET}-baselines.json").write_text(
+    (records / f"baselines-{dataset}.json").write_text(
         json.dumps(
             {
-                "dataset": DATASET,
+                "dataset": dataset,
                 "protocol": baseline_protocol,
                 "rows": {
-                    "real_train": baseline_row(1.23, (0.76, 0.74, 0.98, 0.95)),
-                    "untrained_generator": baseline_row(412.0, (0.0, 0.0, 0.0, 0.0)),
+                    "real_train": scores(1.23) | {"precision": 0.76, "recall": 0.74},
+                    "untrained_generator": scores(412.0) | {"recall": 0.0, "coverage": 0.0},
                 },
             }
         )
     )
-    (metrics / f"classifier-{DATASET}.json").write_text(
-        json.dumps({"dataset": DATASET, "test_accuracy": 0.912, "weights_sha256": SHA, "epochs": 3})
+    (root / "metrics" / "classifier").mkdir(exist_ok=True)
+    (root / "metrics" / "classifier" / f"{dataset}.json").write_text(
+        json.dumps({"dataset": dataset, "test_accuracy": 0.912, "weights_sha256": SHA, "epochs": 3})
     )
     return params
 
 
-def run_report(root: Path, out: str = "reports") -> list[Path]:
-    lucic = load_params(root / "params.yaml").lucic
-    return write_lucic_report(
-        lucic,
-        metrics_dir=root / "metrics",
-        evaluations_dir=root / "evaluations",
+def run_report(root: Path, name: str, out: str = "reports") -> list[Path]:
+    return write_report(
+        name,
+        load_params(root / "params.yaml").study(name),
+        records_dir=root / "metrics" / name,
+        evaluations_dir=root / "evaluations" / name,
+        classifier_dir=root / "metrics" / "classifier",
         out_dir=root / out,
     )
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("study")
-    make_study(root)
-    run_report(root)
-    return root
-
-
-def best_fids(model: str, statuses: tuple[str, ...] = ("ok",)) -> np.ndarray:
-    return np.array([min(RUNS[(model, s)][1]) for s in SEEDS if RUNS[(model, s)][0] in statuses])
-
-
-def test_every_output_exists(study: Path) -> None:
-    out = study / "reports"
-    names = [
-        "lucic.md",
-        "lucic.csv",
-        "lucic.tex",
-        "lucic/figures/fid_vs_step.png",
-        "lucic/figures/fid_per_seed.png",
-        "lucic/fid_curves.csv",
-        "lucic/summary.json",
-    ]
-    names += [f"lucic/figures/samples_{DATASET}_{m}.png" for m in MODELS if m != "lsgan"]
-    for name in names:
-        assert (out / name).is_file(), name
-    assert not (out / f"lucic/figures/samples_{DATASET}_lsgan.png").exists()  # no ok run, no grid
-    # the grid is the lowest ok seed's, copied byte for byte
-    source = study / "evaluations" / f"lucic-{DATASET}-ns-0" / "samples.png"
-    assert (out / f"lucic/figures/samples_{DATASET}_ns.png").read_bytes() == source.read_bytes()
-
-
-@pytest.mark.parametrize("model", ["ns", "wgan", "began", "vae"])
-def test_csv_means_and_stds_match_numpy(study: Path, model: str) -> None:
-    table = pd.read_csv(study / "reports" / "lucic.csv").set_index("model")
-    fids = best_fids(model)
-    ok_seeds = [s for s in SEEDS if RUNS[(model, s)][0] == "ok"]
-    kids = np.array([min(RUNS[(model, s)][1]) / 1000 + s * 1e-4 for s in ok_seeds])
-    iss = 9.0 - fids / 20
-    row = table.loc[model]
-    assert row["fid_mean"] == pytest.approx(np.mean(fids), rel=1e-12)
-    assert row["fid_std"] == pytest.approx(np.std(fids, ddof=1), rel=1e-12)
-    assert row["fid_best_run"] == pytest.approx(np.min(fids), rel=1e-12)
-    assert row["kid_mean"] == pytest.approx(np.mean(kids), rel=1e-12)
-    assert row["kid_std"] == pytest.approx(np.std(kids, ddof=1), rel=1e-9)
-    assert row["is_mean"] == pytest.approx(np.mean(iss), rel=1e-12)
-    assert row["is_std"] == pytest.approx(np.std(iss, ddof=1), rel=1e-9)
-    assert row["features"] == "fashion_mnist-cnn"
-    assert row["prdc_k"] == 5
-    for key in ("precision", "recall", "density", "coverage"):
-        values = np.array([prdc(min(RUNS[(model, s)][1]), s)[key] for s in ok_seeds])
-        assert row[f"{key}_mean"] == pytest.approx(np.mean(values), rel=1e-12), key
-        assert row[f"{key}_std"] == pytest.approx(np.std(values, ddof=1), rel=1e-9), key
-
-
-def test_diverged_runs_are_counted_and_excluded(study: Path) -> None:
-    table = pd.read_csv(study / "reports" / "lucic.csv").set_index("model")
-    assert table.loc["ns", ["n_ok", "n_diverged", "n_failed"]].tolist() == [2, 1, 0]
-    assert table.loc["wgan", ["n_ok", "n_diverged", "n_failed"]].tolist() == [2, 0, 1]
-    with_diverged = best_fids("ns", ("ok", "diverged"))
-    assert table.loc["ns", "fid_mean"] != pytest.approx(with_diverged.mean())
-    assert table.loc["lsgan", ["n_ok", "n_diverged"]].tolist() == [0, 3]
-    assert np.isnan(table.loc["lsgan", "fid_mean"])
-    md = (study / "reports" / "lucic.md").read_text()
-    assert "| LSGAN | — (all 3 runs diverged) | — |" in md
-    assert "**LSGAN: all 3 runs diverged**" in md
-    assert "| 2 / 1 |" in md and "| 2 / 0 (+1 failed) |" in md
-    summary = json.loads((study / "reports" / "lucic" / "summary.json").read_text())
-    assert summary[DATASET]["models"]["lsgan"] == {
-        "fid_mean": None,
-        "fid_std": None,
-        "n_ok": 0,
-        "n_diverged": 3,
-    }
-    assert summary[DATASET]["models"]["ns"]["n_diverged"] == 1
-
-
-def test_paper_numbers_only_in_their_own_section(study: Path) -> None:
-    md = (study / "reports" / "lucic.md").read_text()
-    heading = "### Lucic et al. 2018 Table 2 (Inception FID, 10k vs 10k test, 15,625 steps, "
-    assert md.count(heading) == 1
-    before, after = md.split(heading)
-    section, rest = after.split("\n### ", 1)
-    paper = load_lucic_table2().set_index(["model", "dataset"])
-    for model in MODELS:
-        cell = (
-            f"{paper.loc[(model, DATASET), 'fid_mean']:.1f} ± "
-            f"{paper.loc[(model, DATASET), 'fid_std']:.1f}"
-        )
-        assert cell in section and cell not in before and cell not in rest, model
-    assert "| VAE | 58.7 ± 1.2 | unverified" in section
-    assert "### Our results" in before  # ours come first, under their own heading
-    for name in ("lucic.csv", "lucic.tex"):
-        text = (study / "reports" / name).read_text()
-        assert "26.5" not in text and "58.7" not in text, name
-
-
-def test_spearman_equals_scipy(study: Path) -> None:
-    paper = load_lucic_table2().set_index(["model", "dataset"])
-    models = ["ns", "wgan", "began", "vae"]  # in both, with ok runs; lsgan has none
-    ours = [best_fids(m).mean() for m in models]
-    theirs = [paper.loc[(m, DATASET), "fid_mean"] for m in models]
-    expected = stats.spearmanr(ours, theirs)
-    got = json.loads((study / "reports" / "lucic" / "summary.json").read_text())[DATASET]
-    assert got["spearman"]["n"] == 4
-    assert got["spearman"]["rho"] == pytest.approx(expected.statistic, abs=1e-12)
-    assert got["spearman"]["p_value"] == pytest.approx(expected.pvalue, abs=1e-12)
-    md = (study / "reports" / "lucic.md").read_text()
-    assert f"ρ = {expected.statistic:.3f}, p = {expected.pvalue:.3g}" in md
-
-
-def test_markdown_states_protocol_and_hparams(study: Path) -> None:
-    md = (study / "reports" / "lucic.md").read_text()
-    assert "`dvc repro report`" in md and "`make repro`" in md
-    for text in (
-        "`fashion_mnist-cnn`",
-        SHA[:12],
-        "test accuracy 91.2%",
-        "10,000 generated",
-        "10,000 real",
-        "`test`",
-        "1,200 steps",
-        "batch 64",
-        "width ×0.25",
-        "device cpu",
-        "seeds 0, 1, 2",
-        "All 5 models use one setting",
-        "| real train images vs test (floor) | 1.2 |",
-        "| untrained generator (ceiling) | 412.0 |",
-        "![FID against training step](lucic/figures/fid_vs_step.png)",
-        "(lucic/figures/samples_fashion_mnist_ns.png)",
-    ):
-        assert text in md, text
-    assert "FID (fashion_mnist-cnn features), best ckpt, mean ± std" in md
-
-
-def test_latex_and_curves(study: Path) -> None:
-    tex = (study / "reports" / "lucic.tex").read_text()
-    for text in (
-        r"\toprule",
-        r"\midrule",
-        r"\bottomrule",
-        r"fashion\_mnist-cnn",
-        r"$\pm$",
-        r"KID $\times 10^3$",
-        r"Kynk\"{a}\"{a}nniemi et al. 2019",
-        "Model & precision (k=5) & recall (k=5) & density (k=5) & coverage (k=5) \\\\",
-        r"NS GAN & 0.860 $\pm$ 0.002 & 0.450 $\pm$ 0.071 & 1.103 $\pm$ 0.023 & 0.665 $\pm$ 0.009",
-    ):
-        assert text in tex, text
-    assert "fashion_mnist-cnn" not in tex and "±" not in tex and "ä" not in tex
-    # our FID/KID/IS table and our PRDC table; no table with the paper's numbers
-    assert tex.count(r"\begin{tabular}") == 2 and "Table 2" not in tex
-    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") == 2
-    assert latex_escape("a_b & 5% ± —") == r"a\_b \& 5\% $\pm$ ---"
-    curves = pd.read_csv(study / "reports" / "lucic" / "fid_curves.csv")
-    assert list(curves.columns) == ["run", "model", "seed", "step", "fid", "kid_mean", "is_mean"]
-    assert len(curves) == sum(len(fids) for _, fids in RUNS.values())
-
-
-def test_report_is_deterministic(tmp_path: Path) -> None:
-    make_study(tmp_path)
-    first, second = run_report(tmp_path, "a"), run_report(tmp_path, "b")
-    assert [p.relative_to(tmp_path / "a") for p in first] == [
-        p.relative_to(tmp_path / "b") for p in second
-    ]
-    for a, b in zip(first, second, strict=True):
-        assert a.read_bytes() == b.read_bytes(), a.name
-
-
-def test_missing_metrics_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    params = make_study(tmp_path)
-    missing = tmp_path / "metrics" / f"lucic-{DATASET}-wgan-1.json"
-    missing.unlink()
-    with pytest.raises(UserError, match=re.escape(str(missing))):
-        run_report(tmp_path)
-    assert not (tmp_path / "reports").exists()  # nothing half-written
-    stage = load_stage()
-    with pytest.raises(SystemExit) as exit_info:
-        stage.main(
-            [
-                "--params",
-                str(params),
-                "--metrics-dir",
-                str(tmp_path / "metrics"),
-                "--evaluations-dir",
-                str(tmp_path / "evaluations"),
-                "--out-dir",
-                str(tmp_path / "reports"),
-            ]
-        )
-    assert exit_info.value.code == 2
-    assert str(missing) in capsys.readouterr().err
-
-
-def corrupt(rec: dict, how: str) -> None:
-    if how == "best.fid":
-        rec["best"]["fid"] = "low"
-    elif how == "status":
-        rec["status"] = "great"
-    elif how == "diverged_at_step":
-        rec["status"] = "diverged"
-    elif how == "checkpoints[1].step":
-        del rec["checkpoints"][1]["step"]
-    elif how == "protocol.n_fake":
-        del rec["protocol"]["n_fake"]
-    elif how == "best.is_mean":
-        rec["best"]["is_mean"] = float("nan")
-    elif how == "seed":
-        rec["seed"] = 7
-    elif how == "best.precision":
-        del rec["best"]["precision"]
-    elif how == "checkpoints[0].coverage":
-        del rec["checkpoints"][0]["coverage"]
-    elif how == "protocol.prdc_k":
-        del rec["protocol"]["prdc_k"]
-    elif how == "protocol.n_real":
-        rec["protocol"]["n_real"] = "10k"
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        "best.fid",
-        "status",
-        "diverged_at_step",
-        "checkpoints[1].step",
-        "protocol.n_fake",
-        "best.is_mean",
-        "seed",
-        "best.precision",
-        "checkpoints[0].coverage",
-        "protocol.prdc_k",
-        "protocol.n_real",
-    ],
-)
-def test_malformed_record_names_file_and_key(tmp_path: Path, key: str) -> None:
-    make_study(tmp_path)
-    path = tmp_path / "metrics" / f"lucic-{DATASET}-ns-1.json"
-    rec = json.loads(path.read_text())
-    corrupt(rec, key)
-    path.write_text(json.dumps(rec))
-    with pytest.raises(UserError, match=f"{re.escape(str(path))}: .*'{re.escape(key)}'"):
-        run_report(tmp_path)
-
-
-def test_mixed_protocols_and_stale_classifier_are_refused(tmp_path: Path) -> None:
-    make_study(tmp_path)
-    path = tmp_path / "metrics" / f"lucic-{DATASET}-began-2.json"
-    rec = json.loads(path.read_text())
-    rec["protocol"]["weights_sha256"] = "ff" * 32
-    path.write_text(json.dumps(rec))
-    with pytest.raises(UserError, match="protocol.weights_sha256"):
-        run_report(tmp_path)
-    path.write_text(json.dumps(make_record("began", 2)))
-    classifier = tmp_path / "metrics" / f"classifier-{DATASET}.json"
-    classifier.write_text(
-        json.dumps({"dataset": DATASET, "test_accuracy": 0.9, "weights_sha256": "ee" * 32})
-    )
-    with pytest.raises(UserError, match=re.escape(f"{classifier}: key 'weights_sha256'")):
-        run_report(tmp_path)
-
-
-def test_hyperparameters_per_model_when_they_differ(tmp_path: Path) -> None:
-    make_study(tmp_path)
-    for seed in SEEDS:
-        path = tmp_path / "metrics" / f"lucic-{DATASET}-wgan-{seed}.json"
-        rec = json.loads(path.read_text())
-        rec["hparams"]["n_disc"] = 5
-        path.write_text(json.dumps(rec))
-    run_report(tmp_path)
-    md = (tmp_path / "reports" / "lucic.md").read_text()
-    assert "Per model (params `lucic.hparams: shared`" in md
-    assert "| WGAN | 0.0002 | 0.5 | 0.999 | 5 | yes |" in md
-    assert "| NS GAN | 0.0002 | 0.5 | 0.999 | 1 | yes |" in md
-    rec["hparams"]["n_disc"] = 1  # now seed 2 disagrees with seeds 0 and 1
-    path.write_text(json.dumps(rec))
-    with pytest.raises(UserError, match="lucic-fashion_mnist-wgan-2"):
-        run_report(tmp_path)
-
-
-def test_published_table() -> None:
-    table = load_lucic_table2()
-    assert len(table) == 8 * 4
-    assert set(table["model"]) <= set(MODEL_NAMES)
-    assert set(table["dataset"]) == {"mnist", "fashion_mnist", "cifar10", "celeba"}
-    assert table.loc[~table["verified"], "model"].unique().tolist() == ["vae"]
-    row = table[(table["model"] == "ns") & (table["dataset"] == "fashion_mnist")].iloc[0]
-    assert (row["fid_mean"], row["fid_std"]) == (pytest.approx(26.5), pytest.approx(1.6))
-    assert "78,125 steps" in paper_heading("cifar10")
-
-
 def md_tables(md: str) -> list[tuple[str, list[list[str]]]]:
-    """Every Markdown table of ``md`` as (nearest heading above it, rows of cells; row 0 = header)."""
+    """Every Markdown table as (nearest heading above it, rows of cells; row 0 = header)."""
     tables, heading, current = [], "", None
     for line in md.splitlines():
         if line.startswith("#"):
@@ -483,208 +337,365 @@ def md_tables(md: str) -> list[tuple[str, list[list[str]]]]:
             if current is None:
                 current = (heading, [])
                 tables.append(current)
-            if not set(line) <= set("|-"):  # skip the |---| rule
+            if not set(line) <= set("|-"):
                 current[1].append([c.strip() for c in line.strip("|").split(" | ")])
         else:
             current = None
     return tables
 
 
-def table_under(md: str, heading_start: str) -> list[list[str]]:
+def md_table(md: str, heading_start: str) -> list[dict[str, str]]:
+    """The one table under a heading starting with ``heading_start``, as dicts by column."""
     found = [rows for heading, rows in md_tables(md) if heading.startswith(heading_start)]
     assert len(found) == 1, (heading_start, [h for h, _ in md_tables(md)])
-    return found[0]
+    header, *rows = found[0]
+    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
-def test_prdc_table_rows(study: Path) -> None:
-    md = (study / "reports" / "lucic.md").read_text()
-    rows = table_under(md, "Precision, recall, density, coverage (Fashion-MNIST, fashion_mnist-cnn")
-    assert rows == [
-        ["Model", "precision (k=5)", "recall (k=5)", "density (k=5)", "coverage (k=5)"],
-        ["NS GAN", "0.860 ± 0.002", "0.450 ± 0.071", "1.103 ± 0.023", "0.665 ± 0.009"],
-        ["WGAN", "0.865 ± 0.002", "0.450 ± 0.071", "1.153 ± 0.020", "0.670 ± 0.005"],
-        ["BEGAN", "0.844 ± 0.005", "0.500 ± 0.100", "0.944 ± 0.051", "0.654 ± 0.005"],
-        ["LSGAN", "—", "—", "—", "—"],
-        ["VAE", "0.756 ± 0.004", "0.500 ± 0.100", "0.059 ± 0.043", "0.566 ± 0.009"],
-    ]
-    # it sits under "Our results", before the paper's section
-    ours, paper = md.index("### Our results"), md.index("### Lucic et al. 2018 Table 2")
-    assert ours < md.index("#### Precision, recall, density, coverage") < paper
-    assert "Kynkäänniemi et al. 2019" in md and "Naeem et al. 2020" in md
-    assert "k = 5 nearest neighbours" in md
-    sanity = table_under(md, "Sanity rows (fashion_mnist-cnn features")
-    assert sanity[0][-4:] == ["precision (k=5)", "recall (k=5)", "density (k=5)", "coverage (k=5)"]
-    assert sanity[1][0] == "real train images vs test (floor)"
-    assert sanity[1][-4:] == ["0.760", "0.740", "0.980", "0.950"]
-    assert sanity[2][-4:] == ["0.000"] * 4
+def best_fids(name: str, variant: str) -> list[float]:
+    runs = STUDIES[name][1]
+    return [min(f) for (v, _), (status, f) in runs.items() if v == variant and status == "ok"]
 
 
-def test_every_table_of_ours_names_its_extractor(study: Path) -> None:
-    md = (study / "reports" / "lucic.md").read_text()
-    tables = md_tables(md)
-    assert len(tables) == 4  # ours, PRDC, paper, sanity (one hparams setting: a sentence)
-    for heading, rows in tables:
-        if heading == "Hyperparameters" or heading.startswith("Lucic et al. 2018 Table 2"):
-            continue
-        assert "fashion_mnist-cnn" in heading + " ".join(rows[0]), heading
-
-
-@pytest.mark.parametrize(
-    ("change", "comparable"),
-    [
-        ({}, True),
-        ({"extractor": "classifier"}, False),
-        ({"n_real": 5000}, False),
-        ({"n_fake": 5000}, False),
-        ({"reference_split": "train"}, False),
-        # random or converted Inception weights are never the paper's network
-        ({"weights_sha256": "1278e657" + "0" * 56}, False),
-        # training does not enter: it changes what is measured, not how
-        ({"steps": 10, "width": 0.125, "batch_size": 32}, True),
-    ],
-)
-def test_paper_comparable(change: dict, comparable: bool) -> None:
-    protocol = {**INCEPTION_PROTOCOL, **change}
-    assert paper_comparable(protocol) is comparable
-    differences = measurement_differences(protocol)
-    assert (differences == []) is comparable
-    if "n_fake" in change:
-        assert differences == ["5,000 generated images (paper: 10,000)"]
-    if "extractor" in change:
-        assert differences == ["inception-v3 (torch-fidelity) features (paper: Inception)"]
-    if "weights_sha256" in change:
-        assert differences == [
-            "Inception weights with SHA-256 1278e6570000… (paper: the 2015-12-05 graph, 6726825d…)"
-        ]
+def pm_str(values: list[float], decimals: int = 1) -> str:
+    return f"{np.mean(values):.{decimals}f} ± {np.std(values, ddof=1):.{decimals}f}"
 
 
 @pytest.fixture(scope="module")
-def inception_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("inception_study")
-    make_study(root, INCEPTION_PROTOCOL)
-    run_report(root)
-    return root
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each study's report, built once: name -> its root (reports/ under it)."""
+    out = {}
+    for name in STUDIES:
+        root = tmp_path_factory.mktemp(name)
+        make_study(root, name)
+        run_report(root, name)
+        out[name] = root
+    return out
 
 
-OURS_INCEPTION = (
-    "ours: FID (inception-v3 (torch-fidelity) features, 10k vs 10k test, 1,200 steps, "
-    "width ×0.25, one setting, 3 seeds), mean ± std"
-)
+def page(reports: dict[str, Path], name: str) -> str:
+    return (reports[name] / "reports" / f"{name}.md").read_text()
 
 
-def test_inception_protocol_puts_paper_beside_ours(inception_study: Path) -> None:
-    md = (inception_study / "reports" / "lucic.md").read_text()
-    paper = paper_column(DATASET)
-    assert paper == (
-        "Lucic et al. 2018 Table 2: FID (Inception, 10k vs 10k test, 15,625 steps, "
-        "best of 100-point search, 50 seeds), mean ± std"
-    )
-    rows = table_under(md, "Side by side: our FID and Lucic et al. 2018 Table 2")
-    assert rows == [
-        ["Model", OURS_INCEPTION, paper, "note"],
-        ["NS GAN", "39.7 ± 2.3 (2 of 3 runs ok)", "26.5 ± 1.6", ""],
-        ["WGAN", "34.7 ± 2.0 (2 of 3 runs ok)", "21.5 ± 1.6", ""],
-        ["BEGAN", "55.6 ± 5.1", "22.9 ± 0.9", ""],
-        ["LSGAN", "— (all 3 runs diverged)", "30.7 ± 2.2", ""],
-        ["VAE", "144.1 ± 4.3", "58.7 ± 1.2", "unverified (not checked against the PDF)"],
-    ]
-    # the paper's own table stays, and the side-by-side one follows it
-    assert md.index(f"### {paper_heading(DATASET)}") < md.index("### Side by side")
+# ---------------------------------------------------------------- generic sections, every study
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_every_output_exists(reports: dict[str, Path], name: str) -> None:
+    out = reports[name] / "reports"
+    for rel in (f"{name}.md", f"{name}.csv", f"{name}.json", f"{name}/fid_curves.csv"):
+        assert (out / rel).is_file(), rel
+    for fig in ("fid_vs_step", "fid_per_seed"):
+        assert (out / name / "figures" / f"{fig}.png").is_file(), fig
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_csv_and_json_statistics_match_numpy_and_scipy(reports: dict[str, Path], name: str) -> None:
+    spec, runs = STUDIES[name]
+    table = pd.read_csv(reports[name] / "reports" / f"{name}.csv").set_index("variant")
+    summary = json.loads((reports[name] / "reports" / f"{name}.json").read_text())
+    assert summary["baseline"] == spec["baseline"]
+    got = summary["datasets"][spec["datasets"][0]]["variants"]
+    assert list(table.index) == list(spec["variants"]) == list(got)
+    base = best_fids(name, spec["baseline"])
+    for v in spec["variants"]:
+        fids, row = best_fids(name, v), table.loc[v]
+        assert row["n_seeds"] == len(spec["seeds"]) and row["n_ok"] == len(fids)
+        if not fids:
+            assert math.isnan(row["fid_mean"]) and got[v]["fid_mean"] is None
+            continue
+        assert row["fid_mean"] == pytest.approx(np.mean(fids)) == got[v]["fid_mean"]
+        assert row["is_mean"] == pytest.approx(np.mean([10 - f / 20 for f in fids]))
+        assert row["precision_mean"] == pytest.approx(np.mean([0.9 - f / 1000 for f in fids]))
+        if len(fids) > 1:
+            assert row["fid_std"] == pytest.approx(np.std(fids, ddof=1))
+        assert row["fid_best_run"] == min(fids)
+        if v == spec["baseline"]:
+            assert row["verdict_fid"] == row["verdict_is"] == "baseline"
+            continue
+        if len(fids) > 1:
+            ci = stats.ttest_ind(fids, base, equal_var=False).confidence_interval(0.95)
+            assert (row["delta_fid_low"], row["delta_fid_high"]) == (
+                pytest.approx(ci.low),
+                pytest.approx(ci.high),
+            )
+            assert got[v]["delta_fid_low"] == pytest.approx(ci.low)
+            word = "better" if ci.high < 0 else "worse" if ci.low > 0 else "within noise"
+            assert row["verdict_fid"] == got[v]["verdict_fid"] == word
+
+
+def test_main_table_cells(reports: dict[str, Path]) -> None:
+    rows = {r["variant"]: r for r in md_table(page(reports, "sagan"), "Our results")}
+    att = rows["`attention16`"]
+    assert att["label"] == "+ attention at 16x16"
+    assert att["maps to (published row)"] == "Table 1 attn feat16"
+    assert att["seeds ok / total"] == "2 / 3 (1 diverged)"
+    assert att["FID (shapes-cnn), mean ± std"] == "41.0 ± 1.4"  # seed 2's FID 20 is left out
+    assert att["best run FID"] == "40.0 (seed 1)"
+    assert att["G scored"] == "raw" and att["params G+D"] == "222.2k"
+    d = welch_delta([42.0, 40.0], best_fids("sagan", "baseline"))
+    assert att["ΔFID vs baseline [95% CI]"] == f"{d.diff:+.1f} [{d.low:+.1f}, {d.high:+.1f}]"
+    assert att["verdict (FID)"] == "better" and att["verdict (IS)"] == "better"
+    base = rows["`baseline`"]
+    assert base["maps to (published row)"] == "Table 1 no attention; Figure 3 SN on G/D + TTUR"
+    assert base["ΔFID vs baseline [95% CI]"] == "baseline" and base["verdict (FID)"] == "—"
+    assert rows["`sn_d_1to1`"]["seeds ok / total"] == "2 / 3 (1 failed)"
+    assert "FID of raw G (its best ckpt)" not in base  # no variant scores an EMA
+
+
+def test_diverged_and_failed_seeds_are_noted(reports: dict[str, Path]) -> None:
+    md = page(reports, "lucic")
+    assert "- `ns` seed 2 diverged at step 250." in md
+    assert "- `wgan` seed 2 failed: out of memory." in md
+    assert "- `lsgan` seed 0 diverged at step 50." in md
+    assert "Every seed ended ok." in page(reports, "biggan")
+
+
+def test_variant_without_an_ok_run(reports: dict[str, Path]) -> None:
+    md = page(reports, "lucic")
+    row = next(r for r in md_table(md, "Our results") if r["variant"] == "`lsgan`")
+    assert row["seeds ok / total"] == "0 / 3 (3 diverged)"
+    assert row["FID (shapes-cnn), mean ± std"] == row["best run FID"] == "—"
+    assert row["ΔFID vs baseline [95% CI]"] == "—" and row["verdict (FID)"] == "n/a"
+    grids = {r["variant (seed)"]: r for r in md_table(md, "Sample grids")}
+    assert grids["`lsgan` (no ok run)"]["untruncated"] == "—"
+    figures = reports["lucic"] / "reports" / "lucic" / "figures"
+    assert not (figures / "samples_fashion_mnist_lsgan.png").exists()
+
+
+def test_header_states_what_was_run(reports: dict[str, Path]) -> None:
+    md = page(reports, "lucic")
     for text in (
-        "Inception-v3 pool3 features (`inception-v3 (torch-fidelity)`: torch-fidelity's "
-        "TF1-parity port",
-        "with 10,000 generated vs 10,000 real images of the test split, and so do we",
-        "1,200 steps (paper: 15,625); width ×0.25 (paper: ×1); one hyperparameter setting "
-        "(paper: best of a 100-point search); 3 seeds (paper: 50)",
+        "# Loss comparison: ganbench at small scale",
+        "- **Data**: `fashion_mnist` (1×28×28, 10 classes); unconditional (every variant).",
+        "5 variants × 3 seeds (0, 1, 2) × 1 dataset = 15 runs; baseline `ns`.",
+        "arch name infogan, width 0.25, z_dim 64, d_batchnorm yes; objective name ns;",
+        "  - `wgan` (WGAN): objective.name wgan, objective.clip 0.01.",
+        "  - `ns` (NS GAN): the baseline recipe.",
+        "G itself (no EMA) (every variant)",
+        "`shapes-cnn` features (classifier, 64-d, weights sha256 `ab12cd34ef56…`; test accuracy "
+        "91.2% after 3 epochs); 2,000 generated vs 10,000 real images of the `test` split",
+        "**Devices**: train cpu, eval cpu. **Software**: ganbench 0.1.0, torch 2.14.1.",
+        "ours differs in features `shapes-cnn` (paper: inception), generated images 2,000 "
+        "(paper: 10,000)",
     ):
         assert text in md, text
-    assert "not Inception" not in md and "ours differs" not in md
-    # every table of our numbers still names the extractor
-    for heading, table in md_tables(md):
-        if heading == "Hyperparameters" or heading.startswith("Lucic et al. 2018 Table 2"):
-            continue
-        assert "inception-v3 (torch-fidelity)" in heading + " ".join(table[0]), heading
-    tex = (inception_study / "reports" / "lucic.tex").read_text()
-    assert tex.count(r"\begin{tabular}") == 3
-    assert latex_escape(OURS_INCEPTION) in tex and latex_escape(paper) in tex
-    assert r"NS GAN & 39.7 $\pm$ 2.3 (2 of 3 runs ok) & 26.5 $\pm$ 1.6 &  \\" in tex
-    assert "(not Inception)" not in tex
-    csv = (inception_study / "reports" / "lucic.csv").read_text()
-    assert "26.5" not in csv  # the CSV holds our numbers only
+    big = page(reports, "biggan")
+    assert "G itself (no EMA) (baseline); EMA of G's weights (ortho)" in big
+    assert (
+        "  - `ortho` (+ shared, skip-z, ortho): arch.shared_embedding yes, arch.skip_z yes" in big
+    )
 
 
-def assert_no_table_mixes_ours_and_paper(md: str, label: str) -> None:
-    paper = load_lucic_table2().set_index(["model", "dataset"])
-    paper_cells = {
-        f"{paper.loc[(m, DATASET), 'fid_mean']:.1f} ± {paper.loc[(m, DATASET), 'fid_std']:.1f}"
-        for m in MODELS
+def test_prdc_table(reports: dict[str, Path]) -> None:
+    rows = md_table(page(reports, "lucic"), "Precision, recall, density, coverage")
+    assert list(rows[0]) == [
+        "variant",
+        *(f"{k} (k=5)" for k in ("precision", "recall", "density", "coverage")),
+    ]
+    ns = rows[0]
+    fids = best_fids("lucic", "ns")  # seeds 0 and 1
+    assert ns["precision (k=5)"] == pm_str([0.9 - f / 1000 for f in fids], 3)
+    assert ns["recall (k=5)"] == pm_str([0.4, 0.5], 3)
+
+
+def test_published_table_in_its_own_section(reports: dict[str, Path]) -> None:
+    md = page(reports, "lucic")
+    rows = {r["model"]: r for r in md_table(md, "Published: Lucic et al. 2018, Table 2")}
+    assert list(rows) == ["mm", "ns", "lsgan", "wgan", "wgan_gp", "dragan", "began", "vae"]
+    assert rows["ns"]["FID mean ± std"] == "26.5 ± 1.6" and rows["ns"]["dataset"] == "fashion_mnist"
+    assert (
+        rows["ns"]["our variants mapped here"] == "`ns`"
+        and rows["mm"]["our variants mapped here"] == "—"
+    )
+    assert rows["vae"]["note"].startswith("unverified")
+    ours = md_table(md, "Our results")
+    assert not any("Lucic" in c or "paper" in c for c in ours[0] if c != "maps to (published row)")
+    published = {c for r in rows.values() for c in r.values()}
+    assert not published & {c for r in ours for c in list(r.values())[5:]} - {"—", ""}
+    for rel in ("lucic.csv", "lucic.json", "lucic/lucic.tex"):
+        text = (reports["lucic"] / "reports" / rel).read_text()
+        assert "26.5" not in text and "58.7" not in text, rel
+    sagan = {r["setting"]: r for r in md_table(page(reports, "sagan"), "Published: Zhang")}
+    assert sagan["attn feat32"]["FID"] == "18.28" and sagan["residual feat32"]["IS"] == "38.50"
+    assert sagan["SN on D, 1:1"] == {
+        "source": "Figure 3",
+        "setting": "SN on D, 1:1",
+        "FID": "—",
+        "IS": "—",
+        "finding": "unstable at 1:1 updates",
+        "our variants mapped here": "`sn_d_1to1`",
     }
-    for heading, rows in md_tables(md):
-        header = " ".join([heading, *rows[0]])
-        cells = {c for row in rows[1:] for c in row}
-        ours = label in header or "ours" in header
-        theirs = "Lucic" in header or "paper" in header or bool(cells & paper_cells)
-        assert not (ours and theirs), heading
+    assert sagan["SN on G/D + TTUR"]["our variants mapped here"] == "`baseline`"
+    big = md_table(page(reports, "biggan"), "Published: Brock")
+    assert list(big[7].values()) == [
+        "8", "2048", "96", "158.3", "✓", "✓", "✓", "165 ± 13", "8.51 ± 0.32", "99.31 ± 2.10",
+        "`ortho`",
+    ]  # fmt: skip
+    assert (
+        big[0]["itr ×10³"] == "1000" and big[0]["IS"] == "52.52" and big[1]["IS"] == "58.77 ± 1.18"
+    )
+    assert "Every row is unverified" in page(reports, "biggan")
 
 
-def test_classifier_protocol_keeps_paper_apart(study: Path) -> None:
-    md = (study / "reports" / "lucic.md").read_text()
-    assert_no_table_mixes_ours_and_paper(md, "fashion_mnist-cnn")
-    assert "Side by side" not in md
-    assert not any(c.startswith("ours:") for _, rows in md_tables(md) for c in rows[0])
-    assert "not Inception, so the values are not on the paper's scale" in md
-    assert "ours differs: fashion_mnist-cnn features (paper: Inception)" in md
-    assert "(features, training length and search differ)" in md
+def test_fid_curves_csv(reports: dict[str, Path]) -> None:
+    curves = pd.read_csv(reports["lucic"] / "reports" / "lucic" / "fid_curves.csv")
+    assert list(curves.columns) == ["run", "variant", "seed", "step", "fid", "kid_mean", "is_mean"]
+    assert len(curves) == sum(len(f) for _, f in LUCIC_RUNS.values())
+    assert curves["variant"].drop_duplicates().tolist() == ["ns", "wgan", "began", "lsgan", "vae"]
+    ns2 = curves[curves["run"] == "lucic-fashion_mnist-ns-2"]
+    assert ns2["fid"].tolist() == [70.0, 5.0] and ns2["step"].tolist() == [100, 200]
+    big = pd.read_csv(reports["biggan"] / "reports" / "biggan" / "fid_curves.csv")
+    assert big.loc[big["run"] == "biggan-shapes32-ortho-0", "fid"].tolist() == [50.0, 30.0, 20.0]
 
 
-def test_inception_with_other_counts_keeps_paper_apart(tmp_path: Path) -> None:
-    make_study(tmp_path, {**INCEPTION_PROTOCOL, "n_fake": 5000})
-    run_report(tmp_path)
+def test_sample_grids_are_the_lowest_ok_seed(reports: dict[str, Path]) -> None:
+    root = reports["sagan"]
+    rows = {r["variant (seed)"]: r for r in md_table(page(reports, "sagan"), "Sample grids")}
+    assert rows["`sn_d_1to1` (seed 0)"]["untruncated"] == (
+        "![sn_d_1to1 ψ none](sagan/figures/samples_shapes32_sn_d_1to1.png)"
+    )
+    copied = root / "reports" / "sagan" / "figures" / "samples_shapes32_attention16.png"
+    source = root / "evaluations" / "sagan" / "sagan-shapes32-attention16-0" / "samples.png"
+    assert copied.read_bytes() == source.read_bytes()
+    big = md_table(page(reports, "biggan"), "Sample grids")
+    assert list(big[1]) == ["variant (seed)", "untruncated", "ψ = 0.5"]
+    assert big[1]["ψ = 0.5"] == "![ortho ψ 0.5](biggan/figures/samples_shapes32_ortho_psi0.5.png)"
+
+
+# ---------------------------------------------------------------- study-specific sections
+
+
+def test_sanity_rows(reports: dict[str, Path]) -> None:
+    rows = md_table(page(reports, "lucic"), "Sanity rows")
+    assert rows[0]["Row"] == "real train images vs test (floor)" and rows[0]["FID"] == "1.2"
+    assert rows[0]["precision (k=5)"] == "0.760" and rows[1]["FID"] == "412.0"
+    assert rows[1]["KID ×10³ mean ± std"] == "412.00 ± 1.00"
+    summary = json.loads((reports["lucic"] / "reports" / "lucic.json").read_text())
+    assert summary["datasets"]["fashion_mnist"]["sanity"]["untrained_generator"]["fid"] == 412.0
+
+
+def test_rank_agreement_equals_scipy(reports: dict[str, Path]) -> None:
+    paper = {"ns": 26.5, "wgan": 21.5, "began": 22.9, "vae": 58.7}  # lsgan: no ok run
+    ours = [np.mean(best_fids("lucic", v)) for v in paper]
+    expected = stats.spearmanr(ours, list(paper.values()))
+    summary = json.loads((reports["lucic"] / "reports" / "lucic.json").read_text())
+    got = summary["datasets"]["fashion_mnist"]["spearman"]
+    assert got["n"] == 4
+    assert got["rho"] == pytest.approx(expected.statistic, abs=1e-12)
+    assert got["p_value"] == pytest.approx(expected.pvalue, abs=1e-12)
+    md = page(reports, "lucic")
+    assert f"ρ = {expected.statistic:.3f}, p = {expected.pvalue:.3g}." in md
+    assert "(`ns`, `wgan`, `began`, `vae`)" in md and "numbers of `vae` are unverified" in md
+    assert "Side by side" not in md  # classifier features: never beside the paper's numbers
+
+
+def test_inception_protocol_puts_paper_beside_ours(tmp_path: Path) -> None:
+    make_study(tmp_path, "lucic", INCEPTION)
+    run_report(tmp_path, "lucic")
     md = (tmp_path / "reports" / "lucic.md").read_text()
-    assert_no_table_mixes_ours_and_paper(md, "inception-v3 (torch-fidelity)")
-    assert "Side by side" not in md
-    assert "ours differs: 5,000 generated images (paper: 10,000)" in md
-    assert "not Inception" not in md
-    tex = (tmp_path / "reports" / "lucic.tex").read_text()
-    assert tex.count(r"\begin{tabular}") == 2 and "Table 2" not in tex
+    assert "`fashion_mnist`: measured as theirs" in md
+    rows = md_table(md, "Side by side")
+    ours, theirs = list(rows[0])[1:3]
+    assert ours.startswith("ours: FID (inception-v3 features, 10,000 vs 10,000 test")
+    assert theirs == "Lucic et al. 2018 Table 2: FID, mean ± std"
+    ns = rows[0]
+    assert ns[ours] == pm_str(best_fids("lucic", "ns")) and ns[theirs] == "26.5 ± 1.6"
+    assert rows[-1]["note"].startswith("unverified")
 
 
-def test_no_side_by_side_without_table2_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import ganbench.reporting.lucic as lucic_module
-
-    empty = load_lucic_table2().iloc[:0].set_index("model")
-    monkeypatch.setattr(lucic_module, "lucic_table2", lambda dataset: empty)
-    make_study(tmp_path, INCEPTION_PROTOCOL)
-    run_report(tmp_path)
-    md = (tmp_path / "reports" / "lucic.md").read_text()
-    assert "Side by side" not in md
-    assert "but Table 2 has no numbers for these models on Fashion-MNIST" in md
-    assert (tmp_path / "reports" / "lucic.tex").read_text().count(r"\begin{tabular}") == 2
+def test_latex(reports: dict[str, Path]) -> None:
+    tex = (reports["lucic"] / "reports" / "lucic" / "lucic.tex").read_text()
+    for text in (r"\toprule", r"\bottomrule", r"\texttt{wgan}", r"$\pm$", r"KID $\times 10^3$"):
+        assert text in tex, text
+    assert r"shapes-cnn" in tex and r"fashion\_mnist" in tex and "±" not in tex
+    assert tex.count(r"\begin{tabular}") == 2 and "Table 2" in tex  # our rows name their row
+    ns = next(line for line in tex.splitlines() if line.startswith(r"\texttt{ns} & NS GAN"))
+    assert pm_str(best_fids("lucic", "ns")).replace("±", r"$\pm$") in ns
+    assert "[lucic/lucic.tex](lucic/lucic.tex)" in page(reports, "lucic")
 
 
-def test_baselines_need_prdc_and_the_runs_k(tmp_path: Path) -> None:
-    make_study(tmp_path)
-    path = tmp_path / "metrics" / f"lucic-{DATASET}-baselines.json"
-    good = json.loads(path.read_text())
-    rec = copy.deepcopy(good)
-    del rec["rows"]["real_train"]["precision"]
-    path.write_text(json.dumps(rec))
-    with pytest.raises(
-        UserError, match=re.escape(f"{path}: missing key 'rows.real_train.precision'")
-    ):
-        run_report(tmp_path)
-    rec = copy.deepcopy(good)
-    rec["protocol"]["prdc_k"] = 3
-    path.write_text(json.dumps(rec))
-    with pytest.raises(UserError, match=re.escape(f"{path}: key 'protocol.prdc_k' is 3")):
-        run_report(tmp_path)
+def test_stabilisation_section(reports: dict[str, Path]) -> None:
+    md = page(reports, "sagan")
+    assert "## Stabilisation (Zhang et al. 2019 (SAGAN), Figure 3)" in md
+    assert "Figure 3 SN on D, 1:1: unstable at 1:1 updates" in md
+    header, *rows = [r for h, r in md_tables(md) if h == "`shapes32`"][0]
+    assert header[2:-1] == [f"FID at step {s}" for s in (100, 200, 300, 400)]
+    assert [r[0] for r in rows] == ["`baseline`", "`sn_d_1to1`"]  # the Figure 3 rows' variants
+    assert rows[1][2] == pm_str([90.0, 95.0]) and rows[1][-1] == "seed 1 failed"
+    assert rows[0][4] == pm_str([50.0, 55.0, 53.0])
+    curves = pd.read_csv(reports["sagan"] / "reports" / "sagan" / "stabilisation.csv")
+    assert list(curves.columns) == [
+        "dataset", "variant", "seed", "status", "step", "generator", "fid", "is_mean", "kid_mean"
+    ]  # fmt: skip
+    assert len(curves) == 4 * 3 + 4 * 2
+    assert (reports["sagan"] / "reports" / "sagan" / "figures" / "stabilisation.png").is_file()
 
 
-def load_stage():
-    path = Path(__file__).resolve().parents[1] / "stages" / "report.py"
-    spec = importlib.util.spec_from_file_location("stage_report", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def test_attention_maps(reports: dict[str, Path]) -> None:
+    md = page(reports, "sagan")
+    assert (
+        "![attention maps of attention16](sagan/figures/attention_shapes32_attention16.png)" in md
+    )
+    assert "`baseline`** (" not in md  # no attention, no figure
+    root = reports["sagan"]
+    copied = root / "reports" / "sagan" / "figures" / "attention_shapes32_attention16.png"
+    run = root / "evaluations" / "sagan" / "sagan-shapes32-attention16-0"
+    assert copied.read_bytes() == (run / "attention.png").read_bytes()
+    assert "Attention maps" not in page(reports, "biggan")  # not a section of that study
+
+
+def test_truncation_and_amenability(reports: dict[str, Path]) -> None:
+    md, root = page(reports, "biggan"), reports["biggan"] / "reports"
+    means = pd.read_csv(root / "biggan" / "truncation.csv", dtype={"psi": str})
+    assert means[means["variant"] == "ortho"]["psi"].tolist() == ["none", "2", "1", "0.5"]
+    row = means[(means["variant"] == "baseline") & (means["psi"] == "0.5")].iloc[0]
+    assert (row["n_runs"], row["fid_mean"], row["is_mean"]) == (2, 52.5, 5.0)
+    assert row["fid_std"] == pytest.approx(np.std([60.0, 45.0], ddof=1))
+    assert "the IS at the smallest ψ of the sweep is higher than the untruncated IS" in md
+    assert [list(r.values()) for r in md_table(md, "`shapes32`")] == [
+        ["`baseline`", "off", "2", "1"],
+        ["`ortho`", "0.0001", "2", "2"],
+    ]
+    assert "ortho β > 0 (`ortho`): 2 of 2 ok runs amenable (100%)" in md
+    assert "ortho β = 0 (`baseline`): 1 of 2 ok runs amenable (50%)" in md
+    assert "16% of their models amenable without orthogonal regularisation, 60% with it" in md
+    summary = json.loads((root / "biggan.json").read_text())["datasets"]["shapes32"]
+    assert summary["amenable"]["with_ortho"] == {"amenable": 2, "judged": 2, "percent": 100.0}
+    assert summary["amenable"]["without_ortho"]["percent"] == pytest.approx(50.0)
+    assert (root / "biggan" / "figures" / "truncation.png").is_file()
+    ortho = next(r for r in md_table(md, "Our results") if r["variant"] == "`ortho`")
+    assert ortho["G scored"] == "EMA" and ortho["FID (shapes-cnn), mean ± std"] == pm_str(
+        [20.0, 22.0]
+    )
+    assert ortho["FID of raw G (its best ckpt)"] == pm_str([25.0, 27.0])
+
+
+def test_cifar10_reproductions_section(reports: dict[str, Path]) -> None:
+    rows = md_table(page(reports, "biggan"), "Published: Mimicry")
+    assert list(rows[0]) == ["source", "protocol", "model", "FID", "IS"]
+    assert {"source": "mmgeneration", "protocol": "50k vs train", "model": "SAGAN (cond.)",
+            "FID": "9.43", "IS": "9.32"} in rows  # fmt: skip
+
+
+def test_truncation_without_a_sweep(tmp_path: Path) -> None:
+    make_study(tmp_path, "biggan")
+    for path in (tmp_path / "metrics" / "biggan").glob("biggan-*.json"):
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"truncation": []}))
+    written = run_report(tmp_path, "biggan")
+    md = (tmp_path / "reports" / "biggan.md").read_text()
+    assert "The records have no truncation sweep (params `studies.biggan.recipe.evaluation" in md
+    means = pd.read_csv(tmp_path / "reports" / "biggan" / "truncation.csv")
+    assert means.empty and "fid_mean" in means.columns  # written, header only
+    assert tmp_path / "reports" / "biggan" / "figures" / "truncation.png" not in written
+
+
+def test_report_is_deterministic(tmp_path: Path) -> None:
+    make_study(tmp_path, "sagan")
+    first, second = run_report(tmp_path, "sagan", "a"), run_report(tmp_path, "sagan", "b")
+    assert [p.relative_to(tmp_path / "a") for p in first] == [
+        p.relative_to(tmp_path / "b") for p in second
+    ]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert sorted(p for p in (tmp_path / "a").rglob("*") if p.is_file()) == sorted(first)

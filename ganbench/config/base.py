@@ -136,7 +136,9 @@ def validate(model: type[M], data: Any, key: str) -> M:
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):
             raise ConfigError(join(key, *loc, cause.field), cause.value, cause.allowed) from None
-        raise ConfigError(join(key, *loc), value, _allowed(err, _parent_model(model, loc))) from None
+        raise ConfigError(
+            join(key, *loc), value, _allowed(err, _parent_model(model, loc))
+        ) from None
 
 
 def deep_merge(base: dict, override: dict) -> dict:

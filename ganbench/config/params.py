@@ -1,8 +1,7 @@
 """The whole ``params.yaml``: shared sections, and ``studies``, each a recipe, variants and seeds.
 
 A study is run as every (dataset, variant, seed) of its lists. A variant's recipe is the study's
-``recipe`` with the variant's blocks deep-merged in, then the study's ``per_dataset`` block for
-the run's dataset (e.g. the paper's epochs per dataset). Registry names (datasets, architectures,
+``recipe`` with the variant's blocks deep-merged in. Registry names (datasets, architectures,
 objectives, feature extractors, report sections) are checked one layer up, in ganbench.plan.
 """
 
@@ -89,11 +88,10 @@ class ReportSpec(Block):
 
 class Study(Block):
     datasets: Seq[Name] = Field(min_length=1)
-    seeds: Seq[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    seeds: Seq[Annotated[int, Field(ge=0)]]  # empty: the study is defined but not run
     baseline: Name
     recipe: Recipe
     variants: dict[Name, Variant] = Field(min_length=1)
-    per_dataset: dict[Name, dict] = {}  # dataset -> recipe overrides applied after the variant's
     report: ReportSpec = ReportSpec()
 
     @model_validator(mode="after")
@@ -102,48 +100,37 @@ class Study(Block):
             raise FieldError("seeds", list(self.seeds), "distinct ints")
         if self.baseline not in self.variants:
             raise FieldError("baseline", self.baseline, "one of " + ", ".join(self.variants))
-        for name in self.per_dataset:
+        for name in self.recipe.training.steps_by_dataset:
             if name not in self.datasets:
                 raise FieldError(
-                    "per_dataset", name, "datasets of the study: " + ", ".join(self.datasets)
+                    "recipe.training.steps_by_dataset",
+                    name,
+                    "datasets of the study: " + ", ".join(self.datasets),
                 )
         return self
 
-    def _layers(self, variant: str, dataset: str, key: str) -> list[tuple[str, dict]]:
-        return [
-            (f"{key}.variants.{variant}", self.variants[variant].overrides()),
-            (f"{key}.per_dataset.{dataset}", self.per_dataset.get(dataset, {})),
-        ]
-
-    def recipe_for(self, variant: str, dataset: str, key: str) -> Recipe:
-        """The variant's recipe on ``dataset``; errors name the key that set the bad value."""
-        merged = self.recipe.model_dump()
-        for _, layer in self._layers(variant, dataset, key):
-            merged = deep_merge(merged, layer)
+    def recipe_for(self, variant: str, key: str) -> Recipe:
+        """The variant's recipe; errors name the key that set the bad value."""
+        merged = deep_merge(self.recipe.model_dump(), self.variants[variant].overrides())
         try:
             return validate(Recipe, merged, "")
         except ConfigError as err:
-            raise self.config_error(err, variant, dataset, key) from None
+            raise self.config_error(err, variant, key) from None
 
-    def config_error(self, err: ConfigError, variant: str, dataset: str, key: str) -> ConfigError:
+    def config_error(self, err: ConfigError, variant: str, key: str) -> ConfigError:
         """``err`` about a recipe path (``training.steps``) re-keyed to the params key that set
-        the value: the dataset's block, else the variant's, else the study's recipe."""
-        layers = self._layers(variant, dataset, key)
-        return ConfigError(_owner(err.key, layers, f"{key}.recipe"), err.value, err.allowed)
-
-
-def _owner(path: str, layers: list[tuple[str, dict]], default: str) -> str:
-    """The params key of ``path``: the last layer that sets it, else the recipe."""
-    for where, layer in reversed(layers):
-        node: Any = layer
-        parts = path.split(".")
+        the value: the variant's, else the study's recipe."""
+        node: Any = self.variants[variant].overrides()
+        parts = err.key.split(".")
         for i, part in enumerate(parts):
             if not isinstance(node, dict) or part not in node:
                 break
             node = node[part]
             if i == len(parts) - 1 or not isinstance(node, dict):
-                return join(where, path)
-    return join(default, path)
+                return ConfigError(
+                    join(f"{key}.variants.{variant}", err.key), err.value, err.allowed
+                )
+        return ConfigError(join(f"{key}.recipe", err.key), err.value, err.allowed)
 
 
 class Params(Block):

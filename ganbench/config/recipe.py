@@ -8,11 +8,12 @@ One training *step* is one D update (Lucic et al. 2018); G is updated every ``n_
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from ganbench.config.base import Block, FieldError, NamedBlock, Seq
+
 
 class Optimiser(Block):
     """Adam for G and D. TTUR (Heusel et al. 2017): separate learning rates; Lucic et al. use one."""
@@ -26,6 +27,7 @@ class Optimiser(Block):
 
 class Training(Block):
     steps: int = Field(1000, ge=1)  # D updates
+    steps_by_dataset: dict[str, Annotated[int, Field(ge=1)]] = {}  # dataset -> steps instead
     batch_size: int = Field(64, ge=1)  # the global batch (split over nproc processes)
     conditional: bool = False  # class labels for G and D (the dataset must have them)
     latent: Literal["uniform", "normal"] = "normal"  # z ~ U(-1, 1) (Lucic et al.) or N(0, I)
@@ -42,10 +44,11 @@ class Training(Block):
 
     @model_validator(mode="after")
     def _consistent(self) -> Training:
-        if self.num_checkpoints > self.steps:
-            raise FieldError(
-                "num_checkpoints", self.num_checkpoints, f"an int in [1, steps={self.steps}]"
-            )
+        for steps in (self.steps, *self.steps_by_dataset.values()):
+            if self.num_checkpoints > steps:
+                raise FieldError(
+                    "num_checkpoints", self.num_checkpoints, f"an int in [1, steps={steps}]"
+                )
         if self.batch_size % self.nproc:
             raise FieldError(
                 "batch_size",
@@ -73,8 +76,13 @@ class Evaluation(Block):
     def _consistent(self) -> Evaluation:
         for name in ("prdc_k", "kid_subset_size", "is_splits"):
             if getattr(self, name) > self.num_fake - (name == "prdc_k"):
-                raise FieldError(name, getattr(self, name), f"an int < num_fake ({self.num_fake})"
-                                 if name == "prdc_k" else f"an int <= num_fake ({self.num_fake})")
+                raise FieldError(
+                    name,
+                    getattr(self, name),
+                    f"an int < num_fake ({self.num_fake})"
+                    if name == "prdc_k"
+                    else f"an int <= num_fake ({self.num_fake})",
+                )
         for psi in self.truncation:
             if psi <= 0:
                 raise FieldError("truncation", psi, "psi values > 0")
@@ -98,10 +106,13 @@ class Figures(Block):
 
 
 class Recipe(Block):
+    """Every block is required: the train and evaluate stages name each as a params dependency
+    (DVC refuses a missing key), and a recipe that spells out its blocks reads as what it is."""
+
     arch: NamedBlock
     objective: NamedBlock
-    penalty: NamedBlock = NamedBlock(name="none")
-    optimiser: Optimiser = Optimiser()
-    training: Training = Training()
-    evaluation: Evaluation = Evaluation()
-    figures: Figures = Figures()
+    penalty: NamedBlock  # {name: none} for none
+    optimiser: Optimiser
+    training: Training
+    evaluation: Evaluation
+    figures: Figures

@@ -49,7 +49,9 @@ class Objective:
     def __init__(self, params: Block, penalty: Penalty | None = None) -> None:
         self.params, self.penalty = params, penalty
 
-    def d_loss(self, *, G, D, real, z, y_real=None, y_fake=None, joint=False) -> tuple[Tensor, Logs]:
+    def d_loss(
+        self, *, G, D, real, z, y_real=None, y_fake=None, joint=False
+    ) -> tuple[Tensor, Logs]:
         raise NotImplementedError
 
     def g_loss(self, *, G, D, real, z, y_fake=None) -> tuple[Tensor, Logs]:

@@ -8,7 +8,6 @@ from ganbench.metrics.features import (
     build_extractor,
     load_classifier,
     save_classifier,
-    sha256_file,
 )
 from ganbench.metrics.fid import feature_statistics, frechet_distance
 from ganbench.metrics.inception_score import inception_score, inception_score_from_probs
@@ -32,6 +31,5 @@ __all__ = [
     "mmd2_unbiased",
     "polynomial_kernel",
     "save_classifier",
-    "sha256_file",
     "train_classifier",
 ]

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 import ganbench
-from ganbench.config import EvaluateConfig
+from ganbench.config import Evaluation
 from ganbench.errors import DataError, UserError
 from ganbench.io import write_npz
 from ganbench.metrics.features import FeatureExtractor
@@ -31,7 +31,7 @@ from ganbench.metrics.inception_score import inception_score
 from ganbench.metrics.kid import kernel_inception_distance
 from ganbench.metrics.prdc import precision_recall_density_coverage, real_knn_radii
 from ganbench.metrics.stats import RunningStats
-from ganbench.training.sampling import generate_uint8, standing_statistics
+from ganbench.models.sampling import generate_uint8, standing_statistics
 
 SCORE_KEYS = (
     "fid",
@@ -171,7 +171,7 @@ def score(
     mu: np.ndarray,
     sigma: np.ndarray,
     reference: Reference,
-    cfg: EvaluateConfig,
+    cfg: Evaluation,
 ) -> dict[str, float]:
     """FID, KID (mean, std over subsets), IS (mean, std over splits) and precision, recall,
     density, coverage (k = ``cfg.prdc_k``) of one sample set against the reference."""
@@ -203,7 +203,7 @@ def check_reference(reference: Reference, extractor: FeatureExtractor) -> None:
 
 
 def score_images(
-    images: np.ndarray, extractor: FeatureExtractor, reference: Reference, cfg: EvaluateConfig
+    images: np.ndarray, extractor: FeatureExtractor, reference: Reference, cfg: Evaluation
 ) -> dict[str, float]:
     """Scores of a uint8 image array (e.g. the real training split: the floor of the table)."""
     check_reference(reference, extractor)
@@ -239,7 +239,7 @@ def score_generator(
     z_dim: int,
     extractor: FeatureExtractor,
     reference: Reference,
-    cfg: EvaluateConfig,
+    cfg: Evaluation,
     device: torch.device,
 ) -> dict[str, float]:
     """Standing BN statistics, then ``cfg.num_fake`` samples streamed through the extractor.
@@ -293,7 +293,7 @@ def environment(device: torch.device | str) -> dict:
     }
 
 
-def protocol(reference: Reference, cfg: EvaluateConfig, device: torch.device | str) -> dict:
+def protocol(reference: Reference, cfg: Evaluation, device: torch.device | str) -> dict:
     """How a number was measured: extractor and weights, sample counts, split, seeds, versions."""
     return {
         "extractor": reference.meta["extractor"],

@@ -12,7 +12,6 @@ Registered: ``classifier`` (the small CNN trained offline here, see ``classifier
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from ganbench.errors import UserError
-from ganbench.io import torch_load, torch_save
+from ganbench.io import sha256_file, torch_load, torch_save
 from ganbench.metrics.classifier import FeatureCNN
 from ganbench.registry import Registry
 
@@ -124,14 +123,6 @@ def check_sha256(
             f"weights file {path} has SHA-256 {digest}, which does not start with the expected "
             f"{expected_sha256.lower()!r} (params key 'features.weights_sha256'): {hint}"
         )
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_classifier(path: str | os.PathLike, model: FeatureCNN, meta: dict[str, Any]) -> None:

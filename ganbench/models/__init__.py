@@ -72,9 +72,7 @@ def build_infogan(
 
 ARCHITECTURES.add(
     "infogan",
-    Architecture(
-        InfoGANParams, build_infogan, check_infogan, ("critic", "autoencoder", "encoder")
-    ),
+    Architecture(InfoGANParams, build_infogan, check_infogan, ("critic", "autoencoder", "encoder")),
 )
 
 

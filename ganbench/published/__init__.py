@@ -38,19 +38,23 @@ class PublishedTable:
     title: str = ""  # which table of the paper: "Table 2", "Table 1, Figure 3"
     scale: str = ""  # how the paper trained and measured: printed wherever its numbers are
     notes: str = ""  # printed under the table's heading
-    columns: tuple[Column, ...] = ()  # what the report prints (a 'verified'/'note' column adds notes)
+    columns: tuple[
+        Column, ...
+    ] = ()  # what the report prints (a 'verified'/'note' column adds notes)
     row_label: str = "{key}"  # how the report names a row: str.format over its columns and key
     fid: str | None = None  # the column holding the paper's FID (rank agreement), if any
     dataset_column: str | None = None  # rows hold numbers per dataset (keyed by our dataset names)
     # How the paper measured FID, as our records' protocol keys (weights_sha256: a prefix). Our
     # numbers share a table with theirs only when every key agrees.
     measurement: Mapping[str, Any] = field(default_factory=dict)
-    meta: Mapping[str, Any] = field(default_factory=dict)  # constants a report section compares with
+    meta: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # constants a report section compares with
 
     def rows(self) -> list[dict[str, str]]:
-        with resources.as_file(resources.files(__package__) / self.file) as path:
-            with open(path, newline="") as f:
-                return list(csv.DictReader(f))
+        source = resources.files(__package__) / self.file
+        with resources.as_file(source) as path, open(path, newline="") as f:
+            return list(csv.DictReader(f))
 
     @property
     def row_keys(self) -> tuple[str, ...]:

@@ -1,34 +1,33 @@
-"""Reports: metric records -> tables (Markdown, CSV, LaTeX), figures, published numbers beside.
+"""Reports: run records -> tables (Markdown, CSV, LaTeX), figures, published numbers beside.
 
-The only package code besides ``stages/`` that touches paths. Entry point of the ``report`` stage:
-:func:`write_lucic_report`.
+One generator for every study (:func:`write_report`, the ``report`` stage): generic sections
+(what was run, our results per dataset, the published table, figures, sample grids) and the
+study-specific sections its params list by name (:data:`SECTIONS`). The only package code besides
+``stages/`` that touches paths.
 """
 
-from ganbench.reporting.ablation import (
-    PAPER_ROWS,
+from ganbench.reporting.records import Records, load_records
+from ganbench.reporting.sections import SECTIONS
+from ganbench.reporting.stats import (
+    amenable_share,
     amenable_to_truncation,
-    write_ablation_report,
+    spearman,
+    summarise_variants,
+    verdict,
+    welch_delta,
 )
-from ganbench.reporting.lucic import (
-    Spearman,
-    spearman_vs_paper,
-    summarise_models,
-    write_lucic_report,
-)
-from ganbench.reporting.published import load_lucic_table2, model_name, paper_comparable
-from ganbench.reporting.records import RunRecords, load_run_records
+from ganbench.reporting.writer import build_report, write_report
 
 __all__ = [
-    "PAPER_ROWS",
-    "RunRecords",
-    "Spearman",
+    "SECTIONS",
+    "Records",
+    "amenable_share",
     "amenable_to_truncation",
-    "load_lucic_table2",
-    "load_run_records",
-    "model_name",
-    "paper_comparable",
-    "spearman_vs_paper",
-    "summarise_models",
-    "write_ablation_report",
-    "write_lucic_report",
+    "build_report",
+    "load_records",
+    "spearman",
+    "summarise_variants",
+    "verdict",
+    "welch_delta",
+    "write_report",
 ]

@@ -54,6 +54,11 @@ class Report:
     def record(self, dataset: str, variant: str, seed: int) -> dict:
         return self.records.by_run[f"{self.name}-{dataset}-{variant}-{seed}"]
 
+    def settings(self, dataset: str, variant: str) -> dict:
+        """A variant's record of its first seed: its recipe, generator and G/D sizes (the seeds of
+        a variant agree on them, see records.load_records)."""
+        return self.record(dataset, variant, self.study.seeds[0])
+
     def paper_rows(self, variant: str, dataset: str | None = None) -> list[dict[str, str]]:
         """The published rows a variant stands for (of ``dataset`` when the table has one)."""
         if self.published is None:
@@ -72,7 +77,7 @@ class Report:
 @dataclass
 class Output:
     """Files a section adds: texts and figures by path relative to the output folder, copies of
-    evaluation images, and entries of ``<study>/summary.json`` per dataset."""
+    evaluation images, and entries of ``<study>.json`` per dataset."""
 
     texts: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Callable[[Path], Path]] = field(default_factory=dict)

@@ -43,7 +43,9 @@ def _panels(data: pd.DataFrame, datasets: Sequence[str], draw: Callable, path: P
     with mpl.style.context("default"):
         fig = Figure(figsize=(PANEL_SIZE[0] * len(datasets), PANEL_SIZE[1]), layout="constrained")
         FigureCanvasAgg(fig)
-        for ax, dataset in zip(fig.subplots(1, len(datasets), squeeze=False)[0], datasets, strict=True):
+        for ax, dataset in zip(
+            fig.subplots(1, len(datasets), squeeze=False)[0], datasets, strict=True
+        ):
             draw(ax, data[data["dataset"] == dataset], dataset)
             ax.set_title(dataset)
             if ax.get_legend_handles_labels()[0]:

@@ -8,12 +8,14 @@ under headings of their own and are never in a column of ours.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pandas as pd
 
+from ganbench.data import DATASETS
 from ganbench.reporting import figures
-from ganbench.reporting.context import FIGURES, Output, Report
+from ganbench.reporting.context import Output, Report
 from ganbench.reporting.records import GENERATORS, UNTRUNCATED, evaluation_file, psi_order
 from ganbench.reporting.tables import (
     DASH,
@@ -55,26 +57,28 @@ def flat(recipe: dict, prefix: str = "") -> dict[str, Any]:
 def differences(recipe: dict, reference: dict) -> dict[str, Any]:
     """The recipe keys whose values differ from ``reference`` (None where a key is missing)."""
     a, b = flat(recipe), flat(reference)
-    return {k: a.get(k) for k in dict.fromkeys([*b, *a]) if a.get(k) != b.get(k)}
+    return {k: a.get(k) for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)}
 
 
 def _recipe_md(r: Report) -> list[str]:
     """The baseline's recipe as recorded, and what each variant changes in it."""
     first, base = r.study.datasets[0], r.study.baseline
-    recipe = r.record(first, base, r.study.seeds[0])["recipe"]
+    recipe = r.settings(first, base)["recipe"]
     blocks = "; ".join(
         f"{block} " + ", ".join(f"{k} {value(v)}" for k, v in flat(fields).items())
         for block, fields in recipe.items()
     )
-    lines = [f"- **Recipe** (the baseline `{base}`, as recorded; one step = one D update): {blocks}."]
+    lines = [
+        f"- **Recipe** (the baseline `{base}`, as recorded; one step = one D update): {blocks}."
+    ]
     for dataset in r.study.datasets[1:]:
-        diff = differences(r.record(dataset, base, r.study.seeds[0])["recipe"], recipe)
+        diff = differences(r.settings(dataset, base)["recipe"], recipe)
         if diff:
             changes = ", ".join(f"{k} {value(v)}" for k, v in diff.items())
             lines.append(f"- On `{dataset}` the baseline differs: {changes}.")
     lines.append("- **Variants** and how they differ from the baseline:")
     for v in r.study.variants:
-        diff = differences(r.record(first, v, r.study.seeds[0])["recipe"], recipe)
+        diff = differences(r.settings(first, v)["recipe"], recipe)
         changes = ", ".join(f"{k} {value(x)}" for k, x in diff.items()) or "the baseline recipe"
         lines.append(f"  - `{v}` ({r.variant_label(v)}): {changes}.")
     return lines
@@ -118,10 +122,8 @@ def _scale_md(r: Report) -> list[str]:
 
 
 def header_md(r: Report) -> list[str]:
-    from ganbench.data import DATASETS  # the registry of dataset shapes (imports torch-free code)
-
     s, runs = r.study, r.records.runs
-    first = {v: r.record(s.datasets[0], v, s.seeds[0]) for v in s.variants}
+    first = {v: r.settings(s.datasets[0], v) for v in s.variants}
     lines = [
         f"# {s.report.title or r.name}: ganbench at small scale",
         "",
@@ -134,15 +136,13 @@ def header_md(r: Report) -> list[str]:
     ]
     for d in s.datasets:
         c, h, w = DATASETS.get(d).image_shape
-        conditional = _per_variant(
-            {
-                v: "class-conditional" if r.record(d, v, s.seeds[0])["recipe"]["training"]["conditional"] else "unconditional"
-                for v in s.variants
-            }
-        )
-        lines.append(
-            f"- **Data**: `{d}` ({c}×{h}×{w}, {DATASETS.get(d).num_classes} classes); {conditional}."
-        )
+        kinds = {
+            v: "class-conditional" if r.settings(d, v)["recipe"]["training"]["conditional"]
+            else "unconditional"
+            for v in s.variants
+        }  # fmt: skip
+        classes = DATASETS.get(d).num_classes
+        lines.append(f"- **Data**: `{d}` ({c}×{h}×{w}, {classes} classes); {_per_variant(kinds)}.")
     protocols = [rec["protocol"] for rec in r.records.by_run.values()]
     devices = sorted({f"train {p['train_device']}, eval {p['device']}" for p in protocols})
     versions = sorted(
@@ -267,9 +267,13 @@ def grids_md(r: Report, dataset: str, out: Output) -> list[str]:
 
 
 def data_md(r: Report, out: Output) -> list[str]:
-    files = [f"{r.name}.csv", f"{r.name}/summary.json", f"{r.name}/fid_curves.csv", *out.texts]
+    files = [f"{r.name}.csv", f"{r.name}.json", f"{r.name}/fid_curves.csv", *out.texts]
     links = ", ".join(f"[{f}]({f})" for f in dict.fromkeys(files))
     return ["## Data", "", f"{links} (`dvc metrics show`, `dvc plots show`).", ""]
+
+
+def _csv(v: Any) -> Any:
+    return ";".join(map(str, v)) if isinstance(v, (list, tuple)) else v
 
 
 def summary_csv(r: Report) -> str:
@@ -277,19 +281,19 @@ def summary_csv(r: Report) -> str:
     G/D sizes, the recipe keys that differ between variants) and its summary statistics."""
     frames = []
     for d in r.study.datasets:
-        recipes = {v: flat(r.record(d, v, r.study.seeds[0])["recipe"]) for v in r.study.variants}
+        recipes = {v: flat(r.settings(d, v)["recipe"]) for v in r.study.variants}
         varying = [k for k in dict.fromkeys(k for x in recipes.values() for k in x)
                    if len({value(x.get(k)) for x in recipes.values()}) > 1]  # fmt: skip
         rows = []
         for v in r.study.variants:
-            rec = r.record(d, v, r.study.seeds[0])
+            rec = r.settings(d, v)
             rows.append(
                 {"dataset": d, "variant": v, "label": r.variant_label(v)}
                 | {"paper_rows": ";".join(r.study.variants[v].paper_rows)}
                 | {"generator": rec["generator"], "features": r.label(d)}
                 | {"prdc_k": r.protocols[d]["prdc_k"]}
                 | {"params_g": rec["params"]["G"], "params_d": rec["params"]["D"]}
-                | {k: value(recipes[v].get(k)) for k in varying}
+                | {k: _csv(recipes[v].get(k)) for k in varying}
             )
         frames.append(pd.DataFrame(rows).merge(r.summaries[d], on="variant", validate="1:1"))
     return pd.concat(frames, ignore_index=True).to_csv(index=False, lineterminator="\n")
@@ -303,7 +307,8 @@ def curves_csv(r: Report) -> str:
     up to their last finite one), in dataset, variant, seed, step order."""
     c = r.records.checkpoints
     c = c[c["headline"]]
-    order = {(d, v): i for i, (d, v) in enumerate((d, v) for d in r.study.datasets for v in r.study.variants)}
+    pairs = itertools.product(r.study.datasets, r.study.variants)
+    order = {pair: i for i, pair in enumerate(pairs)}
     keys = [order[(d, v)] for d, v in zip(c["dataset"], c["variant"], strict=True)]
     c = c.assign(_order=keys).sort_values(["_order", "seed", "step"], kind="stable")
     return c[CURVE_COLUMNS].to_csv(index=False, lineterminator="\n")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ganbench.config import Study
 from ganbench.errors import UserError
+from ganbench.io import sha256_file
 
 STATUSES = ("ok", "diverged", "failed")
 # Improved precision/recall (Kynkäänniemi et al. 2019) and density/coverage (Naeem et al. 2020),
@@ -119,7 +120,9 @@ def read_record(path: Path, expected: dict) -> dict:
     rec["status"] = status = get(data, "status", str, path)
     if status not in STATUSES:
         raise UserError(f"{path}: key 'status' is {status!r}; allowed: {', '.join(STATUSES)}")
-    rec["diverged_at_step"] = get(data, "diverged_at_step", int, path, nullable=status != "diverged")
+    rec["diverged_at_step"] = get(
+        data, "diverged_at_step", int, path, nullable=status != "diverged"
+    )
     rec["reason"] = get(data, "reason", str, path, nullable=status != "failed")
     recipe = get(data, "recipe", dict, path)
     for block, types in RECIPE_TYPES.items():
@@ -142,17 +145,22 @@ def read_record(path: Path, expected: dict) -> dict:
         ema = scores(c.get("ema"), path, f"{where}.ema", nullable=rec["generator"] == "raw")
         rec["checkpoints"].append({"step": step, "raw": raw, "ema": ema})
     best = get(data, "best", dict, path, nullable=status != "ok")
-    rec["best"] = best and {"step": get(best, "step", int, path, "best."), **metrics(best, path, "best.")}
+    if best is not None:
+        best = {"step": get(best, "step", int, path, "best."), **metrics(best, path, "best.")}
+    rec["best"] = best
     if status == "ok" and not all(math.isfinite(rec["best"][k]) for k in METRIC_KEYS):
         raise UserError(f"{path}: key 'best' has non-finite scores but status is 'ok'")
     rec["truncation"] = _truncation(get(data, "truncation", list, path), path)
     rec["grids"] = get(data, "grids", dict, path)
-    for key, value in rec["grids"].items():
+    for key in rec["grids"]:
         _run_file(get(rec["grids"], key, str, path, "grids."), rec["run"], path, f"grids.{key}")
         if key != UNTRUNCATED and not _is_psi(key):
             raise UserError(f"{path}: key 'grids.{key}': expected 'none' or a psi such as '0.5'")
     figure = get(data, "attention_figure", str, path, nullable=True)
     rec["attention_figure"] = figure and _run_file(figure, rec["run"], path, "attention_figure")
+    rec["image_sha256"] = get(data, "image_sha256", dict, path)
+    for value in [*rec["grids"].values(), *([figure] if figure else [])]:
+        get(rec["image_sha256"], value, str, path, "image_sha256.")
     return rec | {"path": path}
 
 
@@ -292,6 +300,11 @@ def evaluation_file(rec: dict, key: str, evaluations_dir: Path) -> Path:
             f"file not found: {path} (key '{key}' of {rec['path']}); "
             f"re-run: dvc repro {evaluate_stage(rec['run'])}"
         )
+    if sha256_file(path) != rec["image_sha256"][value]:
+        raise UserError(
+            f"{path} is not the image {rec['path']} names under '{key}' (SHA-256 differs); "
+            f"re-run: dvc repro {evaluate_stage(rec['run'])}"
+        )
     return path
 
 
@@ -314,7 +327,9 @@ def read_baselines(path: Path, dataset: str, protocol: dict) -> dict[str, dict[s
                 f"have {protocol[key]!r}"
             )
     rows = get(data, "rows", dict, path)
-    return {n: metrics(get(rows, n, dict, path, "rows."), path, f"rows.{n}.") for n in BASELINE_ROWS}
+    return {
+        n: metrics(get(rows, n, dict, path, "rows."), path, f"rows.{n}.") for n in BASELINE_ROWS
+    }
 
 
 def read_classifier(path: Path, dataset: str, weights_sha256: str) -> dict:
@@ -324,7 +339,9 @@ def read_classifier(path: Path, dataset: str, weights_sha256: str) -> dict:
         raise UserError(f"{path}: key 'dataset' is {data['dataset']!r}; expected {dataset!r}")
     accuracy = get(data, "test_accuracy", NUMBER, path)
     if not 0.0 <= accuracy <= 1.0:
-        raise UserError(f"{path}: key 'test_accuracy' is {accuracy!r}; expected a fraction in [0, 1]")
+        raise UserError(
+            f"{path}: key 'test_accuracy' is {accuracy!r}; expected a fraction in [0, 1]"
+        )
     sha = get(data, "weights_sha256", str, path)
     if sha != weights_sha256:
         raise UserError(

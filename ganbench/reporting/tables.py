@@ -78,7 +78,7 @@ def variant_table(r: Report, dataset: str) -> tuple[list[str], list[list[str]]]:
     """Our per-variant table of one dataset: seeds, generator, size, FID/IS/KID over the ok seeds
     and the differences from the baseline (see :func:`ganbench.reporting.stats.summarise_variants`).
     The raw G's own FID gets a column when some variant scores the EMA of G."""
-    first = {v: r.record(dataset, v, r.study.seeds[0]) for v in r.study.variants}
+    first = {v: r.settings(dataset, v) for v in r.study.variants}
     any_ema = any(rec["generator"] == "ema" for rec in first.values())
     header = ["variant", "label"] + (["maps to (published row)"] if r.published else [])
     header += ["seeds ok / total", "G scored", "params G+D"]
@@ -94,7 +94,9 @@ def variant_table(r: Report, dataset: str) -> tuple[list[str], list[list[str]]]:
         cells += [seeds_cell(row), rec["generator"].replace("ema", "EMA")]
         cells += [count(rec["params"]["G"] + rec["params"]["D"])]
         cells += [pm(row["fid_mean"], row["fid_std"], 1)]
-        cells += [DASH if row["n_ok"] == 0 else f"{row['fid_best_run']:.1f} (seed {row['best_seed']})"]
+        cells += [
+            DASH if row["n_ok"] == 0 else f"{row['fid_best_run']:.1f} (seed {row['best_seed']})"
+        ]
         cells += [pm(row["fid_raw_mean"], row["fid_raw_std"], 1)] if any_ema else []
         cells += [pm(row["is_mean"], row["is_std"], 2), pm(row["kid_mean"], row["kid_std"], 2, 1e3)]
         for prefix, decimals in (("fid", 1), ("is", 2)):
@@ -142,8 +144,12 @@ def paper_cell(table: PublishedTable, row: dict[str, str], column) -> str:
     return f"{float(raw):.{column.decimals}f}{spread}"
 
 
-def paper_note(row: dict[str, str]) -> str:
-    notes = [UNVERIFIED] if row.get("verified", "true").lower() == "false" else []
+def unverified(row: dict[str, str]) -> bool:
+    return row.get("verified", "true").strip().lower() == "false"
+
+
+def paper_note(row: dict[str, str], every_row_unverified: bool = False) -> str:
+    notes = [UNVERIFIED] if unverified(row) and not every_row_unverified else []
     return "; ".join(notes + ([row["note"]] if row.get("note") else []))
 
 
@@ -155,23 +161,26 @@ def published_table(
     rows = table.rows()
     if table.dataset_column:
         rows = [x for x in rows if x[table.dataset_column] in datasets]
-    noted = any("verified" in x or "note" in x for x in rows)
+    every = bool(rows) and all(unverified(x) for x in rows)  # then said once, above the table
+    noted = any(paper_note(x, every) for x in rows)
     header = [c.header for c in table.columns] + (["note"] if noted else [])
     header += ["our variants mapped here"] if mapped is not None else []
     cells = []
     for x in rows:
         line = [paper_cell(table, x, c) for c in table.columns]
-        line += [paper_note(x)] if noted else []
+        line += [paper_note(x, every)] if noted else []
         if mapped is not None:
             line += [", ".join(f"`{v}`" for v in mapped.get(x[table.key_column], [])) or DASH]
         cells.append(line)
+    table_lines = md_table(header, cells) if cells else [f"No rows for {', '.join(datasets)}.", ""]
     return [
         f"## Published: {table.paper}, {table.title}",
         "",
         f"Their numbers, not ours: {table.scale}. {table.notes}"
-        + (" The last column names our variants that stand for each row." if mapped else ""),
+        + (f" Every row is {UNVERIFIED}." if every else "")
+        + (" The last column names our variants that stand for each row." * (mapped is not None)),
         "",
-        *md_table(header, cells),
+        *table_lines,
     ]
 
 
@@ -182,7 +191,7 @@ def measurement_differences(protocol: dict, table: PublishedTable) -> list[str]:
     for key, theirs in table.measurement.items():
         ours = protocol["extractor_label" if key == "extractor" else key]
         if key == "weights_sha256":
-            if protocol["extractor"] != table.measurement.get("extractor", ours):
+            if protocol["extractor"] != table.measurement.get("extractor", protocol["extractor"]):
                 continue  # other features: their weights are not comparable at all
             same = str(ours).startswith(str(theirs))
             ours = f"{str(ours)[:12]}…"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
 from ganbench.plan import RunSpec
+from ganbench.runtime import resolve_device
 from ganbench.training.checkpoint import reset_run_dir
-from ganbench.training.loop import Trainer, TrainResult, resolve_device
+from ganbench.training.loop import Trainer, TrainResult
 
 
 def train_run(
@@ -57,9 +57,3 @@ def train_run(
     finally:
         if distributed:
             dist.destroy_process_group()
-
-
-def set_threads(threads: int) -> None:
-    """torch's CPU threads (``pipeline.threads``; 0 keeps torch's default)."""
-    if threads:
-        torch.set_num_threads(threads)

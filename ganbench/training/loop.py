@@ -27,13 +27,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ganbench.models.sampling import LATENTS
 from ganbench.plan import RunSpec, build_networks, build_objective
 from ganbench.training import checkpoint as ckpt
 from ganbench.training.data import BatchSampler
 from ganbench.training.ema import EMA
 from ganbench.training.progress import Progress
 from ganbench.training.regularizers import orthogonal_regularization
-from ganbench.training.sampling import LATENTS
 
 SHARED_EMBEDDING = "shared."  # G's shared class embedding: never orthogonally regularised
 
@@ -44,12 +44,6 @@ class TrainResult:
     steps_trained: int
     diverged_at_step: int | None
     checkpoints: list[int]
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def checkpoint_steps(steps: int, num_checkpoints: int) -> list[int]:

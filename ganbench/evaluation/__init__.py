@@ -1,0 +1,1 @@
+"""Evaluation of trained runs (every checkpoint, EMA, truncation, figures) and sanity rows."""
