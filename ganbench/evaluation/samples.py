@@ -34,26 +34,37 @@ def draw_latent(prior: str, n: int, z_dim: int, *, psi: float | None, generator)
 
 
 class LabelledGenerator(nn.Module):
-    """Takes ``(N, z_dim + 1)``: z and, in the last column, the class label (ignored when G is
-    unconditional), so the label-free scoring code can drive any G."""
+    """Takes ``(N, z_dim + 1)``: z and, in the last column, the class label (a conditional G) or
+    ``(N, z_dim)`` (an unconditional one), so the label-free scoring code can drive any G."""
 
     def __init__(self, G: nn.Module, num_classes: int) -> None:
         super().__init__()
         self.G, self.num_classes = G, num_classes
 
     def forward(self, zy: Tensor) -> Tensor:
-        y = zy[:, -1].long() if self.num_classes else None
-        return self.G(zy[:, :-1], y)
+        if not self.num_classes:
+            return self.G(zy, None)
+        return self.G(zy[:, :-1], zy[:, -1].long())
 
 
 def latent_stream(prior: str, num_classes: int, psi: float | None):
-    """A sampler for :func:`~ganbench.metrics.evaluate.seeded_latent`: z with balanced labels
-    appended, its own label counter.
+    """A sampler for :func:`~ganbench.metrics.evaluate.seeded_latent`: z, with balanced labels
+    appended when ``num_classes`` > 0 (its own label counter).
 
-    z is drawn in fixed blocks of :data:`LATENT_BLOCK` rows and handed out from a buffer, so the
-    samples (and the scores) never depend on the evaluation batch size: truncation resamples a
-    data-dependent number of entries, and CPU ``randn`` fills vectorised runs of 16.
+    Truncated or labelled z is drawn in fixed blocks of :data:`LATENT_BLOCK` rows and handed out
+    from a buffer, so the samples (and the scores) never depend on the evaluation batch size:
+    truncation resamples a data-dependent number of entries. Plain z is drawn as asked (the CPU
+    streams of both priors are the same drawn at once or in pieces of 16 values).
+
+    The buffer lives as long as the sampler: :func:`~ganbench.metrics.evaluate.score_generator`
+    uses one sampler for the standing-statistics stream and then the sample stream, so the first
+    rows of a conditional sample set are the standing stream's leftover block rows. That is how
+    the committed SAGAN/BigGAN records were made; a fresh buffer per stream would change them.
     """
+    if not num_classes and psi is None:
+        return lambda n, z_dim, *, device="cpu", generator=None: draw_latent(
+            prior, n, z_dim, psi=None, generator=generator
+        ).to(device)
     counter, buffer = [0], [torch.empty(0, 0)]
 
     def sample(n: int, z_dim: int, *, device="cpu", generator=None) -> Tensor:
@@ -61,7 +72,9 @@ def latent_stream(prior: str, num_classes: int, psi: float | None):
             block = draw_latent(prior, LATENT_BLOCK, z_dim, psi=psi, generator=generator)
             buffer[0] = torch.cat([buffer[0].reshape(-1, z_dim), block])
         z, buffer[0] = buffer[0][:n], buffer[0][n:]
-        y = torch.arange(counter[0], counter[0] + n) % max(num_classes, 1)
+        if not num_classes:
+            return z.to(device)
+        y = torch.arange(counter[0], counter[0] + n) % num_classes
         counter[0] += n
         return torch.cat([z, y[:, None].float()], dim=1).to(device)
 

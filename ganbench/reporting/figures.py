@@ -38,6 +38,13 @@ def _log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(mticker.LogFormatter(labelOnlyBase=False))
 
 
+def _fid_against_step_axes(ax, label: str) -> None:
+    _log_y(ax)
+    ax.set_xlabel("training step (D updates)")
+    ax.set_ylabel(f"FID ({label} features)")
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def _panels(data: pd.DataFrame, datasets: Sequence[str], draw: Callable, path: Path) -> Path:
     """One panel per dataset: ``draw(ax, rows of that dataset, dataset)``; saved to ``path``."""
     with mpl.style.context("default"):
@@ -74,10 +81,7 @@ def fid_vs_step(
             ax.fill_between(
                 steps, by_step["min"], by_step["max"], color=colors[v], alpha=0.15, linewidth=0
             )
-        _log_y(ax)
-        ax.set_xlabel("training step (D updates)")
-        ax.set_ylabel(f"FID ({labels[dataset]} features)")
-        ax.grid(True, which="both", alpha=0.3)
+        _fid_against_step_axes(ax, labels[dataset])
 
     return lambda path: _panels(checkpoints, datasets, draw, path)
 
@@ -130,10 +134,7 @@ def stabilisation(
                 n = ok["seed"].nunique()
                 label = f"{v} (mean of {n} ok seed{'s' if n != 1 else ''})"
                 ax.plot(mean.index, mean.to_numpy(), "-o", color=colors[v], lw=2, ms=3, label=label)
-        _log_y(ax)
-        ax.set_xlabel("training step (D updates)")
-        ax.set_ylabel(f"FID ({labels[dataset]} features)")
-        ax.grid(True, which="both", alpha=0.3)
+        _fid_against_step_axes(ax, labels[dataset])
 
     return lambda path: _panels(curves, datasets, draw, path)
 
