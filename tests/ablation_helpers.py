@@ -108,7 +108,7 @@ RESNET = {
     },
 }
 
-DATASETS = ["shapes", "shapes32", "celeba"]
+DATASETS = ["shapes", "shapes32", "celeba", "cifar10"]
 
 
 def params_of(**studies: dict) -> Params:

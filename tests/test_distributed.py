@@ -1,6 +1,9 @@
-"""Data-parallel training on CPU: 2 gloo processes train the model 1 process trains.
+"""Data-parallel training on CPU: 2 gloo processes train the model 1 process trains, through the
+one Trainer (rank, world, a DDP wrapper) and through ``train_run`` under torchrun's environment.
+The run is the ablations' ResNet recipe (tests/ablation_helpers.py: class-conditional, joint D,
+TTUR, n_disc 2, EMA, orthogonal regularisation) with attention in G and D.
 
-Tolerance: after 6 steps (3 resumable + 3) the parameters of G and D agree with the
+Tolerance: after 6 steps (3 resumable + 3) the parameters of G, D and G's EMA agree with the
 single-process run to ``atol = rtol = 1e-4`` (float32; the two differ only in the order of
 floating-point sums: all-reduced gradients and global BatchNorm statistics).
 """
@@ -9,16 +12,20 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from ablation_helpers import tiny_data, tiny_run
+from ablation_helpers import resnet_run, tiny_data
 
-from ganbench.io import torch_load
-from ganbench.training.ablation import AblationTrainer
+from ganbench.io import read_json, torch_load
+from ganbench.plan import RunSpec, build_networks
 from ganbench.training.distributed import GlobalBatchNorm2d, convert_batchnorm, ddp_wrapper
+from ganbench.training.launch import train_run
+from ganbench.training.loop import Trainer, TrainResult
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TOL = dict(atol=1e-4, rtol=1e-4)
@@ -95,16 +102,19 @@ def test_convert_batchnorm_keeps_state_and_outside_a_group_is_plain():
     torch.testing.assert_close(net(x), ref(x))
 
 
+SPEC = dict(variant="attention")  # G attention at 16x16, D at 8x8
+
+
 def _train_worker(rank: int, world: int, port: int, run_dir: str, stop_after) -> None:
     _join(rank, world, port)
     try:
         images, labels = tiny_data()
-        cfg = tiny_run(model={"g_attention": [16], "d_attention": [8]})
-        trainer = AblationTrainer(
-            cfg,
+        trainer = Trainer(
+            resnet_run(**SPEC),
             images,
             labels,
             run_dir,
+            device=torch.device("cpu"),
             rank=rank,
             world=world,
             wrap=ddp_wrapper(torch.device("cpu")),
@@ -114,41 +124,72 @@ def _train_worker(rank: int, world: int, port: int, run_dir: str, stop_after) ->
         dist.destroy_process_group()
 
 
-def _single(run_dir, stop_after=None) -> AblationTrainer:
+def _launch_worker(rank: int, world: int, port: int, out: str) -> None:
+    """A torchrun worker: the environment torchrun sets, then the train stage's call."""
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+    )
+    torch.set_num_threads(1)
     images, labels = tiny_data()
-    cfg = tiny_run(model={"g_attention": [16], "d_attention": [8]})
-    trainer = AblationTrainer(cfg, images, labels, run_dir)
+    spec = resnet_run(**SPEC, training={"nproc": world})
+    result = train_run(
+        spec, images, labels, f"{out}/run", device="cpu", live_dir=f"{out}/live", progress=False
+    )
+    torch.save({"result": None if result is None else asdict(result)}, f"{out}/r{rank}.pt")
+    assert not dist.is_initialized()  # train_run leaves no process group behind
+
+
+def _single(run_dir, stop_after=None) -> Trainer:
+    images, labels = tiny_data()
+    trainer = Trainer(resnet_run(**SPEC), images, labels, run_dir, device=torch.device("cpu"))
     trainer.run(progress=False, stop_after=stop_after)
     return trainer
 
 
 def _assert_same_state(a: dict, b: dict) -> None:
-    """Same D parameters; same G function and G parameters, except the biases of convolutions
-    that feed a BatchNorm and the running means: BN cancels those biases, so their gradients are
-    rounding noise, which Adam's normalisation turns into steps of size ~lr. They change no output
-    (checked on G's train-mode output, where the next BN removes them)."""
+    """Same D parameters; same G function and G parameters (and EMA of G), except the biases of
+    convolutions that feed a BatchNorm and the running means: BN cancels those biases, so their
+    gradients are rounding noise, which Adam's normalisation turns into steps of size ~lr. They
+    change no output (checked on G's train-mode output, where the next BN removes them)."""
     assert a["step"] == b["step"]
     for k in a["D"]:
         torch.testing.assert_close(a["D"][k].float(), b["D"][k].float(), **TOL, msg=f"D.{k}")
-    cancelled = [
-        k
-        for k in a["G"]
-        if (k.endswith(".bias") and not k.startswith("out_conv")) or k.endswith("running_mean")
-    ]
-    for k in set(a["G"]) - set(cancelled):
-        torch.testing.assert_close(a["G"][k].float(), b["G"][k].float(), **TOL, msg=f"G.{k}")
-    from ganbench.config import AblationRunConfig
-    from ganbench.training.ablation import build_ablation_networks
 
-    cfg = AblationRunConfig.from_dict(a["config"])
+    def cancelled(k: str) -> bool:
+        return (k.endswith(".bias") and not k.startswith("out_conv")) or k.endswith("running_mean")
+
+    assert a["G"].keys() == b["G"].keys()
+    for k in a["G"]:
+        if not cancelled(k):
+            torch.testing.assert_close(a["G"][k].float(), b["G"][k].float(), **TOL, msg=f"G.{k}")
+    for k in a["ema"]["params"]:
+        if not cancelled(k):
+            torch.testing.assert_close(
+                a["ema"]["params"][k], b["ema"]["params"][k], **TOL, msg=f"ema.{k}"
+            )
+    spec = RunSpec.from_dict(a["config"])
     outputs = []
     for state in (a, b):
-        G, _ = build_ablation_networks(cfg)
+        G, _ = build_networks(spec)
         G.load_state_dict(state["G"])
         g = torch.Generator().manual_seed(5)
-        z, y = torch.randn(16, cfg.model["z_dim"], generator=g), torch.arange(16) % 4
+        z, y = torch.randn(16, spec.z_dim, generator=g), torch.arange(16) % 4
         outputs.append(G(z, y).detach())  # train mode: batch statistics
     torch.testing.assert_close(outputs[0], outputs[1], **TOL)
+
+
+def _assert_same_log(one: Path, two: Path) -> None:
+    """The logged losses are the global-batch means, as one process logs them."""
+    log_one = (one / "log.csv").read_text().splitlines()
+    log_two = (two / "log.csv").read_text().splitlines()
+    assert log_one[0] == log_two[0] and len(log_one) == len(log_two)
+    for a, b in zip(log_one[1:], log_two[1:], strict=True):
+        for x, y in zip(a.split(","), b.split(","), strict=True):
+            assert float(x) == pytest.approx(float(y), rel=1e-3, abs=1e-4)
 
 
 def test_two_processes_train_the_same_model_as_one(tmp_path):
@@ -163,13 +204,7 @@ def test_two_processes_train_the_same_model_as_one(tmp_path):
     files = sorted(p.name for p in (tmp_path / "two").iterdir())
     assert files == ["checkpoints", "config.json", "log.csv", "resume.pt", "status.json"]
     assert len(list((tmp_path / "two" / "checkpoints").iterdir())) == 2
-    # the logged losses are the global-batch means, as one process logs them
-    log_one = (tmp_path / "one" / "log.csv").read_text().splitlines()
-    log_two = (tmp_path / "two" / "log.csv").read_text().splitlines()
-    assert log_one[0] == log_two[0]
-    for a, b in zip(log_one[1:], log_two[1:], strict=True):
-        for x, y in zip(a.split(","), b.split(","), strict=True):
-            assert float(x) == pytest.approx(float(y), rel=1e-3, abs=1e-4)
+    _assert_same_log(tmp_path / "one", tmp_path / "two")
 
 
 def test_resume_across_world_sizes(tmp_path):
@@ -178,8 +213,30 @@ def test_resume_across_world_sizes(tmp_path):
     run_dir = tmp_path / "mixed"
     mp.spawn(_train_worker, args=(2, port, str(run_dir), 3), nprocs=2, join=True)
     assert torch_load(run_dir / "resume.pt")["step"] == 3
-    _single(run_dir)
+    resumed = _single(run_dir)
+    assert resumed.step == 6 and read_json(run_dir / "status.json")["status"] == "ok"
     _single(tmp_path / "straight")
     _assert_same_state(
         torch_load(tmp_path / "straight" / "resume.pt"), torch_load(run_dir / "resume.pt")
     )
+
+
+def test_train_run_under_torchrun_trains_the_model_one_process_trains(tmp_path):
+    """``training.nproc: 2`` and torchrun's environment: train_run joins the group, wraps the
+    networks in DDP, rank 0 writes the run and the curves and returns the result."""
+    port = _free_port()
+    mp.spawn(_launch_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    results = [torch.load(tmp_path / f"r{r}.pt", weights_only=True)["result"] for r in (0, 1)]
+    assert results[0] == asdict(TrainResult("ok", 6, None, [3, 6]))
+    assert results[1] is None  # only rank 0 reports
+    run = tmp_path / "run"
+    two = torch_load(run / "resume.pt")
+    assert two["world"] == 2 and RunSpec.from_dict(two["config"]).recipe.training.nproc == 2
+    one = _single(tmp_path / "one")
+    _assert_same_state(torch_load(tmp_path / "one" / "resume.pt"), two)
+    _assert_same_log(tmp_path / "one", run)
+    assert read_json(run / "status.json")["status"] == "ok"
+    curves = sorted(p.name for p in (tmp_path / "live" / "plots" / "metrics").iterdir())
+    assert curves == ["d_loss.tsv", "g_loss.tsv", "ortho.tsv"]
+    d_loss = (tmp_path / "live" / "plots" / "metrics" / "d_loss.tsv").read_text().splitlines()
+    assert [int(line.split("\t")[0]) for line in d_loss[1:]] == [r["step"] for r in one.history]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganbench.config import EvaluateConfig
+from ganbench.config import Evaluation
 from ganbench.errors import UserError
 from ganbench.metrics.evaluate import (
     SCORE_KEYS,
@@ -68,7 +68,7 @@ def reference() -> Reference:
     return build_reference(ToyExtractor(), images(300, 1), batch_size=64, meta=meta)
 
 
-def cfg(**kw) -> EvaluateConfig:
+def cfg(**kw) -> Evaluation:
     base = dict(
         num_fake=200,
         kid_subsets=5,
@@ -79,7 +79,7 @@ def cfg(**kw) -> EvaluateConfig:
         batch_size=64,
         prdc_k=3,
     )
-    return EvaluateConfig(**{**base, **kw})
+    return Evaluation(**{**base, **kw})
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64, 1000])

@@ -185,7 +185,7 @@ def test_train_classifier_smoke_and_determinism():
 def test_scoring_refuses_a_reference_from_another_extractor(tmp_path):
     from types import SimpleNamespace
 
-    from ganbench.config import EvaluateConfig
+    from ganbench.config import Evaluation
     from ganbench.errors import DataError
     from ganbench.metrics.evaluate import Reference, score_images
 
@@ -193,7 +193,7 @@ def test_scoring_refuses_a_reference_from_another_extractor(tmp_path):
     meta = {"extractor": "inception", "weights_sha256": "6726825d" + "0" * 56}
     reference = Reference(np.zeros(16), np.eye(16), np.zeros((4, 16), np.float32), meta)
     with pytest.raises(DataError, match="made by extractor 'inception'.*dvc repro refstats"):
-        score_images(np.zeros((4, 1, 28, 28), np.uint8), extractor, reference, EvaluateConfig())
+        score_images(np.zeros((4, 1, 28, 28), np.uint8), extractor, reference, Evaluation())
     other = SimpleNamespace(name="classifier", weights_sha256="f" * 64)
     meta = {"extractor": "classifier", "weights_sha256": extractor.weights_sha256}
     with pytest.raises(DataError, match="same feature network"):
@@ -201,5 +201,5 @@ def test_scoring_refuses_a_reference_from_another_extractor(tmp_path):
             np.zeros((4, 1, 28, 28), np.uint8),
             other,
             Reference(reference.mu, reference.sigma, reference.features, meta),
-            EvaluateConfig(),
+            Evaluation(),
         )

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 from torch_fidelity.metric_kid import kid_features_to_metric
 
-from ganbench.config import FeaturesConfig
+from ganbench.config import FeaturesConfig, validate
 from ganbench.errors import ConfigError, UserError
 from ganbench.metrics.evaluate import features_and_stats
 from ganbench.metrics.features import build_extractor, extractor_from_params
@@ -185,8 +185,11 @@ def test_params_switch_to_inception(inception_weights, tmp_path):
 
 @pytest.mark.parametrize("bad", ["xyz12345", "123", "6726825d" * 9])
 def test_bad_sha256_param(bad):
-    with pytest.raises(ConfigError, match="features.weights_sha256"):
-        FeaturesConfig(extractor="inception", weights_sha256=bad).check("features")
+    with pytest.raises(ConfigError, match="features.weights_sha256") as err:
+        validate(FeaturesConfig, {"extractor": "inception", "weights_sha256": bad}, "features")
+    assert (err.value.key, err.value.value) == ("features.weights_sha256", bad)
+    good = validate(FeaturesConfig, {"weights_sha256": "6726825D"}, "features")
+    assert good.weights_sha256 == "6726825D"  # a prefix of 8 to 64 hex digits, either case
 
 
 # --- the network ------------------------------------------------------------------------------

@@ -1,95 +1,107 @@
-"""Models: every objective x architecture x image shape builds, has the right output shapes and
-takes one real D and G step; the initialisation and widths of Lucic et al. 2018."""
+"""Models: every objective x architecture it can build x image shape builds, has the right output
+shapes and takes one real D and G step through the Trainer; the initialisation and widths of
+Lucic et al. 2018; the architecture registry's one builder signature and its data rules."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from ablation_helpers import LUCIC, RESNET, params_of, study_with
 from torch import nn
 
-from ganbench.config import Hyperparameters, RunConfig, TrainConfig
+from ganbench.config import validate
 from ganbench.errors import ConfigError
-from ganbench.losses import LOSSES
-from ganbench.models import ARCHITECTURES
+from ganbench.losses import OBJECTIVES
+from ganbench.models import ARCHITECTURES, InfoGANParams, build_infogan
 from ganbench.models.infogan import SLOPE
-from ganbench.training import loop
 from ganbench.models.sampling import LATENTS
+from ganbench.plan import build_networks, resolve_run
+from ganbench.training.loop import Trainer
 
-SHAPES = [(1, 28, 28), (3, 32, 32)]
 WIDTH, Z_DIM, N = 0.125, 8, 4
-D_KINDS = sorted({LOSSES.get(name).discriminator for name in LOSSES.names()})
-
+D_KINDS = sorted({OBJECTIVES.get(name).discriminator for name in OBJECTIVES.names()})
+CPU = torch.device("cpu")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def build(arch: str, model: str, shape, *, width: float = WIDTH, d_batchnorm: bool = True):
-    """As ganbench.training.loop.build_networks, for any registered architecture."""
-    objective = LOSSES.get(model)(Hyperparameters(d_batchnorm=d_batchnorm))
-    return ARCHITECTURES.get(arch)(
-        image_shape=shape,
-        z_dim=Z_DIM,
+def build(model: str, shape, *, width: float = WIDTH, d_batchnorm: bool = True):
+    """The InfoGAN-style networks for objective ``model``, as the plan builds them."""
+    cls = OBJECTIVES.get(model)
+    params = InfoGANParams(
         width=width,
-        discriminator=objective.discriminator,
-        d_batchnorm=d_batchnorm,
-        generator_activation=objective.generator_activation,
-    )
-
-
-def run_config(model: str) -> RunConfig:
-    hp = Hyperparameters(lr=1e-3, n_disc=1, d_batchnorm=True)
-    train = TrainConfig(
-        steps=4,
-        batch_size=N,
-        width=WIDTH,
         z_dim=Z_DIM,
-        num_checkpoints=1,
-        resume_every=4,
-        device="cpu",
+        d_batchnorm=d_batchnorm,
+        discriminator=cls.discriminator,
+        g_activation=cls.generator_activation,
     )
-    return RunConfig("test", "mnist", model, 0, hp, train)
+    return ARCHITECTURES.get("infogan").build(params, shape, 0)
 
 
-@pytest.mark.parametrize("model", LOSSES.names())
-def test_objective_names_known_variants(model):
-    cls = LOSSES.get(model)
-    assert cls.discriminator in {"critic", "autoencoder", "encoder"}
-    assert cls.latent in LATENTS
-    assert cls.generator_activation in {"lrelu", "relu"}
+def one_step_run(base: dict, variant: str, dataset: str, conditional: bool = False):
+    """A 4-step run of ``variant`` of ``base`` on ``dataset``: batch N, one D step per G step."""
+    training = {"steps": 4, "batch_size": N, "num_checkpoints": 1, "resume_every": 4}
+    training["conditional"] = conditional
+    study = study_with(base, optimiser={"n_disc": 1}, training=training)
+    study["datasets"] = [dataset]
+    return resolve_run(params_of(lucic=study), "lucic", dataset, variant, 0)
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("arch", ARCHITECTURES.names())
-@pytest.mark.parametrize("model", LOSSES.names())
-def test_shapes_and_one_train_step(model, arch, shape, tmp_path, monkeypatch):
+# (architecture recipe, variant, dataset, conditional): every LUCIC variant on InfoGAN at 28 and
+# 32 pixels; every logit objective and penalty on the ResNet, with and without labels
+RESNET_VARIANTS = {
+    "hinge": {},
+    "ns": {"objective": {"name": "ns"}},
+    "mm": {"objective": {"name": "mm"}},
+    "lsgan": {"objective": {"name": "lsgan"}},
+    "wgan": {"objective": {"name": "wgan", "clip": 0.01}},
+    "wgan_gp": {"objective": {"name": "wgan"}, "penalty": {"name": "gp"}},
+    "dragan": {"objective": {"name": "ns"}, "penalty": {"name": "dragan"}},
+}
+# SNGAN's Glorot init: the tiny ResNet's initial logits stay near 10 (orthogonal init: ~50, where
+# a sigmoid's gradient underflows; see test_ablation.py for that recipe)
+RESNET_STUDY = study_with(RESNET, RESNET_VARIANTS, arch={"init": "xavier"})
+CASES = [
+    *[("infogan", v, d, False) for v in LUCIC["variants"] for d in ("shapes", "cifar10")],
+    *[
+        ("resnet", v, d, c)
+        for v in RESNET_VARIANTS
+        for d, c in (("shapes32", True), ("cifar10", False))
+    ],
+]
+
+
+@pytest.mark.parametrize(("arch", "variant", "dataset", "conditional"), CASES)
+def test_shapes_and_one_train_step(arch, variant, dataset, conditional, tmp_path):
+    base = LUCIC if arch == "infogan" else RESNET_STUDY
+    spec = one_step_run(base, variant, dataset, conditional)
+    shape, kind = spec.image_shape, OBJECTIVES.get(spec.recipe.objective.name).discriminator
     torch.manual_seed(0)
-    G, D = build(arch, model, shape)
-    objective = LOSSES.get(model)
-    z = LATENTS.get(objective.latent)(N, Z_DIM)
+    G, D = build_networks(spec)
+    z = LATENTS.get(spec.recipe.training.latent)(N, spec.z_dim)
+    y = torch.arange(N) % spec.num_classes if conditional else None
     with torch.no_grad():
-        images = G(z)
+        images = G(z, y)
         assert images.shape == (N, *shape)
         assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
-        assert G.logits(z).shape == (N, *shape)
-        out = D(images)
-    if objective.discriminator == "critic":
+        if arch == "infogan":
+            assert G.logits(z).shape == (N, *shape)
+        out = D(images, y)
+    if kind == "critic":
         assert out.shape == (N,)
-    elif objective.discriminator == "autoencoder":
+    elif kind == "autoencoder":
         assert out.shape == (N, *shape)
         assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
-    elif objective.discriminator == "encoder":
+    elif kind == "encoder":
         mu, sigma = out
-        assert mu.shape == sigma.shape == (N, Z_DIM)
+        assert mu.shape == sigma.shape == (N, spec.z_dim)
         assert bool((sigma > 0).all())
     else:
-        pytest.fail(f"no shape check for discriminator kind {objective.discriminator!r}")
+        pytest.fail(f"no shape check for discriminator kind {kind!r}")
 
     # One real step through the Trainer, on this architecture.
-    monkeypatch.setattr(
-        loop, "build_networks", lambda cfg, obj, image_shape: build(arch, model, image_shape)
-    )
     data = torch.randint(0, 256, (2 * N, *shape), dtype=torch.uint8)
-    trainer = loop.Trainer(run_config(model), data, tmp_path)
+    trainer = Trainer(spec, data, torch.arange(2 * N) % 4, tmp_path, device=CPU)
     G, D = trainer.G, trainer.D
     g_before = {k: p.detach().clone() for k, p in G.named_parameters()}
     d_before = {k: p.detach().clone() for k, p in D.named_parameters()}
@@ -108,6 +120,8 @@ def test_shapes_and_one_train_step(model, arch, shape, tmp_path, monkeypatch):
     assert expected_logs <= set(logs)
     for key, value in logs.items():
         assert torch.isfinite(value).all(), key
+    for net in (G, D):
+        assert all(torch.isfinite(p).all() for p in net.parameters())
     assert all(p.requires_grad for p in D.parameters())
 
     def assert_trained(module: nn.Module, before: dict[str, torch.Tensor]) -> None:
@@ -126,11 +140,10 @@ def test_shapes_and_one_train_step(model, arch, shape, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", D_KINDS)
-@pytest.mark.parametrize("arch", ARCHITECTURES.names())
-def test_initialisation(arch, kind):
-    model = next(n for n in LOSSES.names() if LOSSES.get(n).discriminator == kind)
+def test_initialisation(kind):
+    model = next(n for n in OBJECTIVES.names() if OBJECTIVES.get(n).discriminator == kind)
     torch.manual_seed(0)
-    for net in build(arch, model, (3, 32, 32), width=0.5):
+    for net in build(model, (3, 32, 32), width=0.5):
         for m in net.modules():
             if isinstance(m, nn.Conv2d):
                 assert float(m.weight.detach().abs().max()) <= 0.04  # truncated at 2 std
@@ -147,7 +160,7 @@ def test_initialisation(arch, kind):
 
 def test_weight_scales_at_paper_width():
     torch.manual_seed(0)
-    G, D = build("infogan", "ns", (1, 28, 28), width=1.0)
+    G, D = build("ns", (1, 28, 28), width=1.0)
     fc = next(m for m in D.modules() if isinstance(m, nn.Linear))
     std = float(fc.weight.detach().std())  # 6272 x 1024 draws of N(0, 0.02)
     assert std == pytest.approx(0.02, rel=0.01)
@@ -161,7 +174,7 @@ def test_weight_scales_at_paper_width():
 )
 def test_channel_counts_scale_with_width(width, expected):
     c64, c128, c1024 = expected
-    G, D = build("infogan", "ns", (1, 28, 28), width=width, d_batchnorm=True)
+    G, D = build("ns", (1, 28, 28), width=width, d_batchnorm=True)
     convs = [m.out_channels for m in D.modules() if isinstance(m, nn.Conv2d)]
     fcs = [m.out_features for m in D.modules() if isinstance(m, nn.Linear)]
     assert convs == [c64, c128]
@@ -176,30 +189,61 @@ def test_channel_counts_scale_with_width(width, expected):
 
 @pytest.mark.parametrize("kind, expected", [("critic", 2), ("encoder", 2), ("autoencoder", 3)])
 def test_d_batchnorm_is_a_switch(kind, expected):
-    model = next(n for n in LOSSES.names() if LOSSES.get(n).discriminator == kind)
+    model = next(n for n in OBJECTIVES.names() if OBJECTIVES.get(n).discriminator == kind)
     for bn, count in [(True, expected), (False, 0)]:
-        _, D = build("infogan", model, (1, 28, 28), d_batchnorm=bn)
+        _, D = build(model, (1, 28, 28), d_batchnorm=bn)
         assert sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()) == count
 
 
-@pytest.mark.parametrize("model", LOSSES.names())
-def test_generator_activation_follows_the_objective(model):
-    G, _ = build("infogan", model, (1, 8, 8))
-    act = LOSSES.get(model).generator_activation
+@pytest.mark.parametrize("variant", list(LUCIC["variants"]))
+def test_generator_activation_follows_the_objective(variant):
+    """The plan sets the InfoGAN G's activation from the objective (ReLU for the VAE)."""
+    spec = one_step_run(LUCIC, variant, "shapes")
+    G, _ = build_networks(spec)
+    act = OBJECTIVES.get(spec.recipe.objective.name).generator_activation
+    assert spec.recipe.arch.fields()["g_activation"] == act
     kinds = {type(m) for m in G.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))}
     assert kinds == ({nn.LeakyReLU} if act == "lrelu" else {nn.ReLU})
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES.names())
 @pytest.mark.parametrize("shape", [(1, 30, 30), (3, 32, 30), (1, 6, 8)])
-def test_image_size_not_divisible_by_4_is_a_config_error(arch, shape):
-    with pytest.raises(ConfigError, match="divisible by 4") as err:
-        build(arch, "ns", shape)
-    assert err.value.value == shape[1:]
+def test_image_size_not_divisible_by_4_is_a_config_error(shape):
+    params = InfoGANParams(width=WIDTH, z_dim=Z_DIM)
+    for call in (ARCHITECTURES.get("infogan").check, build_infogan):
+        with pytest.raises(ConfigError) as err:
+            call(params, shape, 0)
+        assert (err.value.key, err.value.value) == ("name", "infogan")
+        assert f"{shape[1]}x{shape[2]}" in err.value.allowed and "4 | H, W" in err.value.allowed
 
 
 def test_unknown_discriminator_kind_is_a_config_error():
-    with pytest.raises(ConfigError, match="critic, autoencoder, encoder"):
-        ARCHITECTURES.get("infogan")(
-            image_shape=(1, 8, 8), z_dim=4, width=0.125, discriminator="mystery", d_batchnorm=True
-        )
+    with pytest.raises(ConfigError) as err:
+        validate(InfoGANParams, {"discriminator": "mystery"}, "arch")
+    assert (err.value.key, err.value.value) == ("arch.discriminator", "mystery")
+    assert err.value.allowed == "one of critic, autoencoder or encoder"
+
+
+def test_infogan_networks_refuse_labels():
+    G, D = build("ns", (1, 8, 8))
+    y = torch.zeros(2, dtype=torch.long)
+    with pytest.raises(ValueError, match="unconditional"):
+        G(torch.rand(2, Z_DIM), y)
+    with pytest.raises(ValueError, match="unconditional"):
+        D(torch.rand(2, 1, 8, 8), y)
+
+
+def test_architecture_registry():
+    assert ARCHITECTURES.names() == ["infogan", "resnet"]
+    infogan, resnet = ARCHITECTURES.get("infogan"), ARCHITECTURES.get("resnet")
+    assert set(infogan.discriminators) == set(D_KINDS) and not infogan.conditional
+    assert resnet.discriminators == ("critic",) and resnet.conditional
+    # every objective has an architecture that builds its D
+    for name in OBJECTIVES.names():
+        kind = OBJECTIVES.get(name).discriminator
+        assert any(kind in ARCHITECTURES.get(a).discriminators for a in ARCHITECTURES.names())
+    # one builder signature: (params, image_shape, num_classes) -> (G, D)
+    params = resnet.Params(ch=2, z_dim=16, shared_dim=8)
+    G, D = resnet.build(params, (3, 32, 32), 5)
+    assert G.cfg.num_classes == D.cfg.num_classes == 5 and G.cfg.image_channels == 3
+    x = G(torch.randn(2, 16), torch.tensor([0, 4]))
+    assert x.shape == (2, 3, 32, 32) and D(x, torch.tensor([0, 4])).shape == (2,)

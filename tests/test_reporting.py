@@ -311,7 +311,10 @@ def make_study(root: Path, name: str, protocol: dict = PROTOCOL) -> Path:
     )
     (root / "metrics" / "classifier").mkdir(exist_ok=True)
     (root / "metrics" / "classifier" / f"{dataset}.json").write_text(
-        json.dumps({"dataset": dataset, "test_accuracy": 0.912, "weights_sha256": SHA, "epochs": 3})
+        json.dumps(
+            {"dataset": dataset, "test_accuracy": 0.912, "weights_sha256": SHA, "epochs": 3}
+            | {"width": 16, "lr": 0.003, "batch_size": 128, "seed": 0}
+        )
     )
     return params
 

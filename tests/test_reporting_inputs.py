@@ -171,9 +171,7 @@ def test_stale_classifier_and_mismatched_baselines_are_refused(tmp_path: Path) -
     with pytest.raises(UserError, match=f"{re.escape(str(baselines))}: key 'protocol.prdc_k'"):
         run_report(tmp_path, "lucic")
     rewrite(baselines, lambda r: r["protocol"].update(prdc_k=5) or r["rows"].pop("real_train"))
-    with pytest.raises(
-        UserError, match=f"{re.escape(str(baselines))}: missing key 'rows.real_train'"
-    ):
+    with pytest.raises(UserError, match=f"{re.escape(str(baselines))}: key 'rows.real_train'"):
         run_report(tmp_path, "lucic")
     baselines.unlink()
     with pytest.raises(UserError, match=f"file not found: {re.escape(str(baselines))}"):

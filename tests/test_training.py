@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -428,7 +429,7 @@ def test_run_directory_contents(images, tmp_path):
     assert resume["world"] == 1 and resume["config"] == spec.to_dict()
     assert resume["history"] == trainer.history and len(trainer.history) == 4
     # the WGAN's clipping held after every D step
-    assert max(float(p.abs().max()) for p in trainer.D.parameters()) <= 0.01
+    assert max(float(p.detach().abs().max()) for p in trainer.D.parameters()) <= 0.01
 
 
 def test_checkpoints_that_are_not_ours_are_refused(tmp_path):
@@ -500,9 +501,7 @@ def test_dvclive_curves_are_the_logged_history(images, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["none", "extra_rows", "deleted"])
-def test_dvclive_curves_are_rewritten_from_the_restored_history_on_resume(
-    damage, images, tmp_path
-):
+def test_dvclive_curves_are_rewritten_from_the_restored_history_on_resume(damage, images, tmp_path):
     spec = lucic_run("ns")
     train(spec, images, tmp_path / "full", live_dir=tmp_path / "live_full")
     live = tmp_path / "live"
@@ -512,9 +511,7 @@ def test_dvclive_curves_are_rewritten_from_the_restored_history_on_resume(
         with open(live / "plots" / "metrics" / "d_loss.tsv", "a") as f:
             f.write("15\t999.0\n")
     elif damage == "deleted":
-        for path in sorted(live.rglob("*"), reverse=True):
-            path.rmdir() if path.is_dir() else path.unlink()
-        live.rmdir()
+        shutil.rmtree(live)
     train(spec, images, tmp_path / "split", live_dir=live)
     assert live_rows(live) == live_rows(tmp_path / "live_full")
     assert (live / "metrics.json").read_text() == (tmp_path / "live_full/metrics.json").read_text()

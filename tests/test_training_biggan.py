@@ -10,9 +10,9 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganbench.errors import UserError
+from ganbench.models.truncation import truncated_normal
 from ganbench.training.ema import EMA
 from ganbench.training.regularizers import orthogonal_regularization
-from ganbench.models.truncation import truncated_normal
 
 # W = [[1, 2, 3], [4, 5, 6]]: W W^T = [[1+4+9, 4+10+18], [., 16+25+36]] = [[14, 32], [32, 77]];
 # off-diagonal entries 32 and 32, so ||W W^T * (1 - I)||_F^2 = 2 * 32^2 = 2048.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -124,9 +125,12 @@ def join(key: str, *parts: Any) -> str:
     return key
 
 
-def validate(model: type[M], data: Any, key: str) -> M:
-    """``model`` built from ``data`` found at params ``key``; the first problem becomes a
-    :class:`ConfigError` naming the full key (e.g. ``studies.lucic.recipe.training.steps``)."""
+def validate(
+    model: type[M], data: Any, key: str, error: Callable[[str, Any, str], Exception] = ConfigError
+) -> M:
+    """``model`` built from ``data`` found at params ``key``; the first problem becomes one
+    ``error(full key, value, allowed)`` (a :class:`ConfigError` naming e.g.
+    ``studies.lucic.recipe.training.steps``)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -135,10 +139,8 @@ def validate(model: type[M], data: Any, key: str) -> M:
         value = "<missing>" if err["type"] == "missing" else err["input"]
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):
-            raise ConfigError(join(key, *loc, cause.field), cause.value, cause.allowed) from None
-        raise ConfigError(
-            join(key, *loc), value, _allowed(err, _parent_model(model, loc))
-        ) from None
+            raise error(join(key, *loc, cause.field), cause.value, cause.allowed) from None
+        raise error(join(key, *loc), value, _allowed(err, _parent_model(model, loc))) from None
 
 
 def deep_merge(base: dict, override: dict) -> dict:
