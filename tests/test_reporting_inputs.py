@@ -5,9 +5,10 @@ stages/report.py, the thin stage around write_report."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,12 +34,10 @@ def set_params(root: Path, change) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def load_stage():
-    path = Path(__file__).resolve().parents[1] / "stages" / "report.py"
-    spec = importlib.util.spec_from_file_location("stage_report", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_stage_script(argv: list[str]) -> subprocess.CompletedProcess:
+    """``python stages/report.py argv``, as DVC runs it."""
+    script = Path(__file__).resolve().parents[1] / "stages" / "report.py"
+    return subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True)
 
 
 def stage_args(root: Path, name: str) -> list[str]:
@@ -51,18 +50,18 @@ def stage_args(root: Path, name: str) -> list[str]:
     ]  # fmt: skip
 
 
-def test_stage_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_stage_writes_the_report(tmp_path: Path) -> None:
     make_study(tmp_path, "sagan")
-    load_stage().main(stage_args(tmp_path, "sagan"))
+    proc = run_stage_script(stage_args(tmp_path, "sagan"))
+    assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "reports" / "sagan.md").is_file()
-    assert "report: wrote" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exit_info:
-        load_stage().main(stage_args(tmp_path, "biggan"))  # not in this params file
-    assert exit_info.value.code == 2
-    assert "params key 'studies': got 'biggan'" in capsys.readouterr().err
+    assert "report_sagan: wrote" in proc.stdout
+    proc = run_stage_script(stage_args(tmp_path, "biggan"))  # not in this params file
+    assert proc.returncode == 2
+    assert "params key 'studies': got 'biggan'" in proc.stderr
 
 
-def test_missing_record_names_file_and_stage(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_missing_record_names_file_and_stage(tmp_path: Path) -> None:
     make_study(tmp_path, "sagan")
     missing = tmp_path / "metrics" / "sagan" / "sagan-shapes32-attention16-1.json"
     missing.unlink()
@@ -70,10 +69,9 @@ def test_missing_record_names_file_and_stage(tmp_path: Path, capsys: pytest.Capt
         run_report(tmp_path, "sagan")
     assert "dvc repro evaluate_sagan@sagan-shapes32-attention16-1" in str(err.value)
     assert not (tmp_path / "reports").exists()  # nothing half-written
-    with pytest.raises(SystemExit) as exit_info:
-        load_stage().main(stage_args(tmp_path, "sagan"))
-    assert exit_info.value.code == 2
-    assert str(missing) in capsys.readouterr().err
+    proc = run_stage_script(stage_args(tmp_path, "sagan"))
+    assert proc.returncode == 2 and "evaluate_sagan@sagan-shapes32-attention16-1" in proc.stderr
+    assert str(missing) in proc.stderr
 
 
 CORRUPTIONS = {

@@ -1,12 +1,14 @@
 """Stage scripts: at the bad-input boundary one message naming the params key, exit code 2, no
 outputs; and the stages of one run working together on a tiny study (prepare, refstats, train with
 its DVCLive curves, evaluate, baselines), a corrupt checkpoint refused by evaluate, a finished run
-trained again from scratch."""
+trained again from scratch. The refusals of bad params run the script as ``__main__`` in this
+process (the same boundary, without an interpreter start-up each); the rest run as subprocesses."""
 
 from __future__ import annotations
 
 import copy
 import json
+import runpy
 import shutil
 import subprocess
 import sys
@@ -33,6 +35,20 @@ def run_stage(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def run_in_process(name: str, *args, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """The stage script run as ``__main__`` in this process (no interpreter start-up): its exit
+    code (0 when it returns) and what it printed."""
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *map(str, args)])
+    capsys.readouterr()
+    code = 0
+    try:
+        runpy.run_path(str(REPO / "stages" / f"{name}.py"), run_name="__main__")
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(sys.argv, code, out.out, out.err)
+
+
 def train_args(params: Path, data: Path, out: Path, *, variant="ns", seed=0) -> tuple:
     """The train stage's command line for run lucic/shapes/<variant>/<seed>."""
     return (
@@ -55,7 +71,7 @@ def write_params(path: Path, lucic: dict | None = None, **top) -> Path:
     params = {
         "data": {"shapes": {"root": None}},
         "datasets": ["shapes"],
-        "pipeline": {"device": "cpu", "threads": 1},
+        "pipeline": {"device": "cpu", "threads": 0},  # 0: in-process runs leave torch alone
         "features": {"extractor": "classifier", "batch_size": 64},
         "studies": {"lucic": lucic or study()},
         **top,
@@ -121,7 +137,9 @@ L = "studies.lucic"
         ),
     ],
 )
-def test_bad_params_stop_the_train_stage_with_one_message(tmp_path, blocks, key, value):
+def test_bad_params_stop_the_train_stage_with_one_message(
+    tmp_path, blocks, key, value, monkeypatch, capsys
+):
     data = copy.deepcopy(study())
     for name, block in blocks.items():
         if name in ("datasets", "variants"):
@@ -130,7 +148,8 @@ def test_bad_params_stop_the_train_stage_with_one_message(tmp_path, blocks, key,
             data["recipe"][name] = {**data["recipe"][name], **block}
     params = write_params(tmp_path / "params.yaml", data)
     out = tmp_path / "runs" / "r"
-    proc = run_stage("train", *train_args(params, tmp_path / "none.npz", out), cwd=tmp_path)
+    args = train_args(params, tmp_path / "none.npz", out)
+    proc = run_in_process("train", *args, monkeypatch=monkeypatch, capsys=capsys)
     assert_one_message(proc, f"params key '{key}': got {value}; allowed")
     assert not out.exists()
 
@@ -139,17 +158,21 @@ def test_bad_params_stop_the_train_stage_with_one_message(tmp_path, blocks, key,
     ("variant", "seed", "key"),
     [("gan9000", 0, f"{L}.variants"), ("ns", 7, f"{L}.seeds")],
 )
-def test_a_run_outside_the_study_is_refused(workspace, tmp_path, variant, seed, key):
+def test_a_run_outside_the_study_is_refused(
+    workspace, tmp_path, variant, seed, key, monkeypatch, capsys
+):
     out = tmp_path / "r"
     args = train_args(workspace["params"], workspace["data"], out, variant=variant, seed=seed)
-    assert_one_message(run_stage("train", *args, cwd=tmp_path), f"params key '{key}'")
+    proc = run_in_process("train", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert_one_message(proc, f"params key '{key}'")
     assert not out.exists()
 
 
-def test_missing_prepared_data_names_the_stage_to_run(workspace, tmp_path):
+def test_missing_prepared_data_names_the_stage_to_run(workspace, tmp_path, monkeypatch, capsys):
     out = tmp_path / "runs" / "r"
     args = train_args(workspace["params"], tmp_path / "shapes.npz", out)
-    assert_one_message(run_stage("train", *args, cwd=tmp_path), "prepare@shapes")
+    proc = run_in_process("train", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert_one_message(proc, "prepare@shapes")
     assert not out.exists()
 
 
@@ -199,7 +222,7 @@ def evaluate_args(workspace, run: Path, out: Path) -> tuple:
     return (
         "--params", workspace["params"], "--study", "lucic", "--dataset", "shapes",
         "--variant", "ns", "--seed", 0, "--run", run, "--weights", workspace["weights"],
-        "--reference", workspace["ref"], "--metrics", out / "metrics.json", "--out-dir", out / "ev",
+        "--reference", workspace["ref"], "--metrics", out / "metrics.json", "--out-dir", out / "evaluations" / RUN,
     )  # fmt: skip
 
 
@@ -237,7 +260,7 @@ def test_a_corrupt_checkpoint_is_refused_by_evaluate(workspace, trained, tmp_pat
     first = proc.stderr.splitlines()[0]
     assert first.startswith(f"error: {bad}: not a readable ganbench checkpoint (")
     assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "ev").exists()
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "evaluations").exists()
     (run / "status.json").unlink()  # a run that has not finished training
     proc = run_stage("evaluate", *evaluate_args(workspace, run, tmp_path), cwd=workspace["root"])
     assert_one_message(proc, "has not finished training")

@@ -10,6 +10,7 @@ from ganbench.evaluation.samples import LabelledGenerator, latent_stream
 from ganbench.metrics.evaluate import Reference, protocol, score_generator, score_images
 from ganbench.metrics.features import FeatureExtractor
 from ganbench.plan import RunSpec, build_networks
+from ganbench.record import BaselinesRecord
 
 
 def sanity_rows(
@@ -40,8 +41,10 @@ def sanity_rows(
         cfg,
         device,
     )
-    return {
+    record = {
         "dataset": data.name,
         "protocol": protocol(reference, cfg, device),
         "rows": {"real_train": real, "untrained_generator": untrained},
     }
+    BaselinesRecord.model_validate(record)
+    return record

@@ -29,6 +29,7 @@ from ganbench.metrics.features import FeatureExtractor
 from ganbench.models.attention import SelfAttention
 from ganbench.models.resnet import count_parameters
 from ganbench.plan import RunSpec, build_networks
+from ganbench.record import RunRecord
 from ganbench.training import checkpoint as ckpt
 
 GENERATORS = ("raw", "ema")  # the checkpoint's G and its EMA (state keys G, G_ema)
@@ -137,6 +138,7 @@ def evaluate_run(
     }
     if best_G is not None:
         _best_checkpoint_extras(record, best_G, spec, evaluation, figures, extractor, reference, device, out_dir)  # fmt: skip
+    RunRecord.model_validate(record)  # the schema every report reads (a failure here is a bug)
     return record
 
 

@@ -144,7 +144,11 @@ def _not_run(name: str, study: Study, out_dir: Path) -> list[Path]:
         f"# {title}\n\nThis study is defined in the params file but not run: `studies.{name}.seeds`"
         " is empty. Give it seeds (or use a preset in `configs/` that does) and run `dvc repro`.\n"
     )
-    paths = {f"{name}.md": text, f"{name}.csv": "variant\n", f"{name}/fid_curves.csv": "run\n"}
+    paths = {
+        f"{name}.md": text,
+        f"{name}.csv": "variant\n",
+        f"{name}/fid_curves.csv": ",".join(page.CURVE_COLUMNS) + "\n",
+    }
     for rel, content in paths.items():
         write_text(out_dir / rel, content)
     write_json(out_dir / f"{name}.json", {"baseline": study.baseline, "datasets": {}})

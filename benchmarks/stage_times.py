@@ -1,0 +1,66 @@
+"""Wall time of a `dvc repro` per stage and per study, from a log whose lines carry a timestamp.
+
+    dvc repro 2>&1 | python benchmarks/stage_times.py --stamp > repro.log   # time-stamps lines
+    python benchmarks/stage_times.py repro.log                                 # the table
+
+A stage runs from its `Running stage '<name>'` line to the next stage's line (the last one to the
+end of the log). Stages are grouped by study (`train_<study>@...`, `evaluate_<study>@...`,
+`report_<study>@...`, `baselines_<study>@...`) and the shared data stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections import defaultdict
+
+RUNNING = re.compile(r"Running stage '([^']+)'")
+
+
+def stamp() -> None:
+    for line in sys.stdin:
+        print(f"{time.time():.3f} {line}", end="", flush=True)
+
+
+def durations(lines: list[str]) -> list[tuple[str, float]]:
+    starts = []
+    for line in lines:
+        ts, _, text = line.partition(" ")
+        m = RUNNING.search(text)
+        if m:
+            starts.append((m.group(1), float(ts)))
+    end = float(lines[-1].partition(" ")[0])
+    bounds = [t for _, t in starts[1:]] + [end]
+    return [(name, b - t) for (name, t), b in zip(starts, bounds, strict=True)]
+
+
+def group(stage: str) -> str:
+    kind = stage.split("@", 1)[0]
+    return kind.split("_", 1)[1] if "_" in kind else "shared data (prepare, classifier, refstats)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("log", nargs="?")
+    parser.add_argument("--stamp", action="store_true", help="copy stdin, each line time-stamped")
+    args = parser.parse_args()
+    if args.stamp:
+        return stamp()
+    with open(args.log) as f:
+        lines = [line for line in f if line.strip()]
+    totals: dict[str, list[float]] = defaultdict(list)
+    for name, seconds in durations(lines):
+        totals[group(name)].append(seconds)
+    print("| part | stages | time |\n|---|---|---|")
+    for name, times in totals.items():
+        print(f"| {name} | {len(times)} | {sum(times):,.0f} s ({sum(times) / 60:.1f} min) |")
+    everything = sum(sum(t) for t in totals.values())
+    print(
+        f"| all | {sum(map(len, totals.values()))} | {everything:,.0f} s ({everything / 60:.1f} min) |"
+    )
+
+
+if __name__ == "__main__":
+    main()
