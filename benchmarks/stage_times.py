@@ -48,8 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.stamp:
         return stamp()
-    with open(args.log) as f:
-        lines = [line for line in f if line.strip()]
+    with open(args.log) as f:  # time-stamped lines only
+        lines = [line for line in f if re.match(r"\d+\.\d+ ", line)]
     totals: dict[str, list[float]] = defaultdict(list)
     for name, seconds in durations(lines):
         totals[group(name)].append(seconds)

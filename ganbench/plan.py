@@ -81,10 +81,10 @@ class RunSpec:
 
 
 def _tuples(value):
-    """JSON lists back to the tuples a strict recipe holds (lists inside named blocks stay)."""
+    """JSON lists back to the tuples a resolved recipe holds (every list field is a tuple)."""
     if isinstance(value, dict):
         return {k: _tuples(v) for k, v in value.items()}
-    return value
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def resolve_run(params: Params, study: str, dataset: str, variant: str, seed: int) -> RunSpec:
@@ -161,7 +161,7 @@ def _resolve(recipe: Recipe, image_shape, dataset_classes: int) -> tuple[Recipe,
         ):
             if not ok:
                 raise ConfigError("training.conditional", True, f"false: {why}")
-    _check_arch(arch, arch_params, image_shape, num_classes)
+    _check_arch(recipe.arch.name, arch, arch_params, image_shape, num_classes)
     named = {
         "arch": NamedBlock(name=recipe.arch.name, **arch_params.model_dump()),
         "objective": NamedBlock(name=recipe.objective.name, **obj_params.model_dump()),
@@ -170,12 +170,20 @@ def _resolve(recipe: Recipe, image_shape, dataset_classes: int) -> tuple[Recipe,
     return recipe.model_copy(update=named), num_classes
 
 
-def _check_arch(arch, params, image_shape, num_classes) -> None:
-    """The architecture's data-dependent rules, as ``arch.<field>`` errors."""
+DATA_FIELDS = ("resolution", "image_channels", "num_classes")  # set by the dataset, not params
+
+
+def _check_arch(name: str, arch, params, image_shape, num_classes) -> None:
+    """The architecture's data-dependent rules, as ``arch.<field>`` errors (``arch.name`` when
+    the dataset's shape is what does not fit)."""
     try:
         arch.check(params, image_shape, num_classes)
     except ConfigError as err:
         field = err.key.rsplit(".", 1)[-1]
+        if field in DATA_FIELDS:
+            c, h, w = image_shape
+            why = f"an architecture for {c}x{h}x{w} images ({field} {err.value}: {err.allowed})"
+            raise ConfigError("arch.name", name, why) from None
         raise ConfigError(f"arch.{field}", err.value, err.allowed) from None
 
 
@@ -205,7 +213,12 @@ def check_study(name: str, study: Study) -> None:
 
 def load_plan(path: str = "params.yaml") -> Params:
     """Load params and resolve every run of every study: any problem raises before work starts."""
+    from ganbench.metrics.features import FEATURE_EXTRACTORS  # evaluation's, not training's
+
     params = load_params(path)
+    FEATURE_EXTRACTORS.get(params.features.extractor, "features.extractor")
+    for name in params.data:
+        DATASETS.get(name, "data")
     for i, d in enumerate(params.datasets):
         DATASETS.get(d, f"datasets[{i}]")
     for name, study in params.studies.items():

@@ -20,6 +20,18 @@ SCORE_KEYS += ("precision", "recall", "density", "coverage")  # k-NN on the FID 
 UNTRUNCATED = "none"  # the grids' key of psi = null
 
 
+class Metrics(Block):
+    fid: float
+    kid_mean: float
+    kid_std: float
+    is_mean: float
+    is_std: float
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+
+
 class Scores(Block):
     """One generator's scores: ``{"status": "ok", <SCORE_KEYS>}``, or ``{"status": "nonfinite"}``
     when its samples were not finite (Lucic et al. count such a checkpoint as failed)."""
@@ -45,18 +57,6 @@ class Scores(Block):
     def values(self) -> dict[str, float] | None:
         """The scores, or None when the samples were not finite."""
         return None if self.status != "ok" else {k: getattr(self, k) for k in SCORE_KEYS}
-
-
-class Metrics(Block):
-    fid: float
-    kid_mean: float
-    kid_std: float
-    is_mean: float
-    is_std: float
-    precision: float
-    recall: float
-    density: float
-    coverage: float
 
 
 class Best(Metrics):

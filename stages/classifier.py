@@ -5,7 +5,8 @@ from ganbench.config import load_params
 from ganbench.data import load_prepared
 from ganbench.errors import UserError
 from ganbench.io import sha256_file, write_json
-from ganbench.metrics import save_classifier, train_classifier
+from ganbench.metrics.classifier import train_classifier
+from ganbench.metrics.features import save_classifier
 from ganbench.record import ClassifierRecord
 from ganbench.runtime import resolve_device, set_threads
 

@@ -274,11 +274,6 @@ def test_an_override_that_is_not_a_mapping_is_a_config_error(tmp_path):
         assert err.value.key == f"{L}.variants.ns.optimiser" and err.value.value == override
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: load_plan never looks up features.extractor (ganbench/plan.py "
-    "load_plan checks datasets and studies only), so a typo reaches the refstats stage",
-)
 def test_an_unknown_feature_extractor_is_refused_before_any_work(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_plan(write(tmp_path, with_value("features.extractor", "inception_v9")))
@@ -286,23 +281,12 @@ def test_an_unknown_feature_extractor_is_refused_before_any_work(tmp_path):
     assert all(name in err.value.allowed for name in FEATURE_EXTRACTORS.names())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: data.<name> keys are not checked against DATASETS (Params.data is "
-    "dict[Name, DatasetConfig]; load_plan checks only the datasets list), so a misspelt dataset "
-    "root is silently ignored; the old schema refused it",
-)
 def test_a_data_entry_for_an_unknown_dataset_is_refused(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_plan(write(tmp_path, with_value("data.fashion_mnis", {"root": "/raw"})))
     assert err.value.key.startswith("data") and err.value.value == "fashion_mnis"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: a bad name as a mapping key leaks pydantic's '[key]' location part "
-    "(ganbench/config/base.py validate): the key reads 'studies.lucic.variants.Bad-Name.[key]'",
-)
 def test_a_bad_variant_name_names_the_variants_key(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_plan(write(tmp_path, with_value(f"{L}.variants.Bad-Name", {})))
@@ -318,11 +302,6 @@ def test_a_bad_variant_name_is_refused(tmp_path):
     assert err.value.value == "Bad-Name" and "lowercase letters, digits and _" in err.value.allowed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: an entry without params of its own gets 'allowed: known keys ' with an "
-    "empty list (ganbench/config/base.py _allowed on a model without fields)",
-)
 def test_a_key_given_to_an_entry_without_params_says_it_takes_none(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_plan(write(tmp_path, with_value(f"{L}.variants.ns.objective", {"lrr": 0.1})))

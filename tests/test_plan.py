@@ -280,22 +280,12 @@ def test_architecture_rules_on_the_data(monkeypatch):
     assert (err.key, err.value) == ("studies.sagan.variants.x.arch.skip_z", True)
 
 
-def test_resnet_resolution_comes_from_the_data():
+def test_a_resnet_on_images_it_has_no_plan_for_names_the_arch_and_the_data():
+    """The resolution comes from the data: the error names the key that chose the architecture
+    and says which image size did not fit (ResNetConfig's plans: 32, 64, 128)."""
     err = resnet_error("baseline", dataset="shapes")  # 28x28: no ResNet plan
-    assert err.value == 28 and err.allowed == "one of 32, 64, 128"
-    assert err.key.startswith("studies.sagan.")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: a ResNet on a dataset of an unsupported size is keyed "
-    "'studies.sagan.recipe.arch.resolution', a key params cannot hold (ResNetParams has no "
-    "resolution; the value is the dataset's): ganbench/models/__init__.py resnet_config raises "
-    "ConfigError('resnet.resolution') which plan._check_arch turns into 'arch.resolution'",
-)
-def test_resnet_resolution_error_names_a_params_key():
-    err = resnet_error("baseline", dataset="shapes")
-    assert err.key in ("studies.sagan.datasets", "studies.sagan.recipe.arch.name")
+    assert err.key == "studies.sagan.recipe.arch.name" and err.value == "resnet"
+    assert "1x28x28 images" in err.allowed and "resolution 28: one of 32, 64, 128" in err.allowed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,12 +426,6 @@ def test_runspec_of_a_resnet_run_round_trips_its_training():
     assert [n for n, _ in G1.named_parameters()] == [n for n, _ in G2.named_parameters()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: RunSpec.from_dict(spec.to_dict()) != spec when an entry field is a list "
-    "(ResNet g_attention/d_attention): ganbench/plan.py _tuples leaves JSON lists inside named "
-    "blocks as lists while resolve_run stores tuples, so (16,) != [16]",
-)
 def test_runspec_of_a_resnet_run_with_attention_round_trips_exactly():
     spec = resnet_run("attention")
     assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec

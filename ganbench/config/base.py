@@ -76,7 +76,11 @@ _PHRASES = {
 def _allowed(err: dict, model: type[BaseModel] | None) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "extra_forbidden":
-        return "known keys " + ", ".join(model.model_fields) if model else "no such key"
+        if model is None or not model.model_fields:
+            return "no keys: this entry has no parameters of its own"
+        return "known keys " + ", ".join(model.model_fields)
+    if kind == "too_short":
+        return f"at least {ctx.get('min_length')} item(s)"
     if kind == "literal_error":
         return "one of " + ctx.get("expected", "").replace("'", "")
     bounds = {
@@ -137,6 +141,8 @@ def validate(
         err = exc.errors()[0]
         loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
         value = "<missing>" if err["type"] == "missing" else err["input"]
+        if loc[-1:] == ("[key]",):  # a bad mapping key (a name): the mapping's key, the name
+            loc, value = loc[:-2], loc[-2]
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):
             raise error(join(key, *loc, cause.field), cause.value, cause.allowed) from None

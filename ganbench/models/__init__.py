@@ -14,15 +14,8 @@ from torch import nn
 
 from ganbench.config import Block, Seq
 from ganbench.errors import ConfigError
-from ganbench.models.attention import SelfAttention
 from ganbench.models.infogan import Autoencoder, Critic, Encoder, Generator
-from ganbench.models.resnet import (
-    ResNetConfig,
-    ResNetDiscriminator,
-    ResNetGenerator,
-    build_resnet,
-    count_parameters,
-)
+from ganbench.models.resnet import ResNetConfig, build_resnet
 from ganbench.registry import Registry
 
 
@@ -109,22 +102,3 @@ def _build_resnet(params, image_shape, num_classes):
 ARCHITECTURES.add(
     "resnet", Architecture(ResNetParams, _build_resnet, resnet_config, ("critic",), True)
 )
-
-
-__all__ = [
-    "ARCHITECTURES",
-    "Architecture",
-    "Autoencoder",
-    "Critic",
-    "Encoder",
-    "Generator",
-    "InfoGANParams",
-    "ResNetConfig",
-    "ResNetDiscriminator",
-    "ResNetGenerator",
-    "ResNetParams",
-    "SelfAttention",
-    "build_infogan",
-    "build_resnet",
-    "count_parameters",
-]

@@ -8,7 +8,6 @@ numbers measured differently are not averaged. Training length and batch are var
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 
 from ganbench.config import Study
 from ganbench.errors import UserError
-from ganbench.io import sha256_file
+from ganbench.io import read_json, sha256_file
 from ganbench.record import (
     PROTOCOL_FREE,
     SCORE_KEYS,
@@ -46,19 +45,6 @@ def run_name(study: str, dataset: str, variant: str, seed: int) -> str:
 def evaluate_stage(run: str) -> str:
     """The dvc.yaml stage that writes a run's record."""
     return f"evaluate_{run.split('-', 1)[0]}@{run}"
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object; a missing or unparsable file is a UserError naming it."""
-    if not path.is_file():
-        raise UserError(f"file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
 
 
 def read_record(path: Path, expected: dict) -> dict:

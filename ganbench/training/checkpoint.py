@@ -44,7 +44,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch_load(path)
     except Exception as err:  # corrupt, truncated or not ours
-        raise UserError(f"{path}: not a readable ganbench checkpoint ({err})") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: not a readable ganbench checkpoint ({first})") from None
     missing = {"config", "step", "G"} - set(state)
     if missing:
         raise UserError(f"{path}: checkpoint lacks {sorted(missing)}; re-run its train stage")
