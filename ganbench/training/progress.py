@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dvclive import Live
+
+
+class FilesOnlyLive(Live):
+    """DVCLive's files (``plots/metrics/<name>.tsv``, ``metrics.json``) without its own
+    experiment tracking: the train stage runs inside DVC, which records the experiment, and
+    DVCLive's git lookup fails in a repository without a commit yet."""
+
+    def _init_dvc(self) -> None:
+        pass
+
 
 class Progress:
     """``update()`` per step; ``log(row)`` per logging window (every :attr:`log_every` steps)."""
@@ -41,9 +52,7 @@ class Progress:
         """Open DVCLive at ``live_dir`` (cleared) and replay ``history`` (a resumed run's)."""
         if self.live_dir is None:
             return
-        from dvclive import Live
-
-        self.live = Live(
+        self.live = FilesOnlyLive(
             str(self.live_dir), resume=False, save_dvc_exp=False, dvcyaml=None, report=None
         )
         for row in history:
