@@ -1,4 +1,5 @@
-"""Study -> runs: every (dataset, variant, seed) of a study resolved into a :class:`RunSpec`.
+"""Study -> runs: every (dataset, variant, trial) of a study's search and every (dataset,
+variant, seed) of its best-setting re-runs, resolved into a :class:`RunSpec`.
 
 Resolution checks what the schema cannot: registry names (datasets, architectures, objectives,
 penalties, published tables), each entry's own fields against its params model, and the rules
@@ -15,19 +16,18 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ganbench.config import NamedBlock, Params, Recipe, Study, load_params, validate
+from ganbench.config import NamedBlock, Params, Recipe, Study, load_params, run_name, validate
 from ganbench.data import DATASETS
 from ganbench.errors import ConfigError
 from ganbench.losses import OBJECTIVES, PENALTIES, Objective, Penalty, PenaltyParams
 from ganbench.losses.objectives import NoParams
 from ganbench.models import ARCHITECTURES
 from ganbench.published import PUBLISHED
+from ganbench.record import Selection
+from ganbench.search import TRIAL_SEED, sample
 
 TRAINING_BLOCKS = ("arch", "objective", "penalty", "optimiser", "training")
-
-
-def run_name(study: str, dataset: str, variant: str, seed: int) -> str:
-    return f"{study}-{dataset}-{variant}-{seed}"
+SEARCHED_BLOCKS = ("arch", "objective", "penalty", "optimiser")  # fields a space may set
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,12 @@ class RunSpec:
     recipe: Recipe
     image_shape: tuple[int, int, int]
     num_classes: int  # 0 when the run is unconditional
+    search: dict  # ganbench.record.SearchInfo: space, role, trial, hparams
 
     @property
     def name(self) -> str:
-        return run_name(self.study, self.dataset, self.variant, self.seed)
+        trial = self.search["trial"] if self.search["role"] == "trial" else None
+        return run_name(self.study, self.dataset, self.variant, self.seed, trial)
 
     @property
     def z_dim(self) -> int:
@@ -69,6 +71,7 @@ class RunSpec:
             "recipe": self.recipe.model_dump(mode="json"),
             "image_shape": list(self.image_shape),
             "num_classes": self.num_classes,
+            "search": self.search,
         }
 
     @classmethod
@@ -76,7 +79,7 @@ class RunSpec:
         recipe = validate(Recipe, _tuples(d["recipe"]), "run.recipe")
         return cls(
             d["study"], d["dataset"], d["variant"], int(d["seed"]), recipe,
-            tuple(d["image_shape"]), int(d["num_classes"]),
+            tuple(d["image_shape"]), int(d["num_classes"]), d["search"],
         )  # fmt: skip
 
 
@@ -87,27 +90,76 @@ def _tuples(value):
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def resolve_run(params: Params, study: str, dataset: str, variant: str, seed: int) -> RunSpec:
-    """The run ``<study>-<dataset>-<variant>-<seed>``, checked against every registry."""
+def resolve_run(
+    params: Params,
+    study: str,
+    dataset: str,
+    variant: str,
+    seed: int | None = None,
+    *,
+    trial: int | None = None,
+    selected: Selection | None = None,
+) -> RunSpec:
+    """The re-run ``<study>-<dataset>-<variant>-<seed>`` on the setting the select stage chose
+    (``selected``; None: the recipe as set), or search trial ``trial`` (its setting drawn by
+    ganbench.search), checked against every registry."""
     s, key = params.study(study), f"studies.{study}"
+    role, index = ("seed", seed) if trial is None else ("trial", trial)
     for what, value, allowed in (
         ("datasets", dataset, s.datasets),
         ("variants", variant, list(s.variants)),
-        ("seeds", seed, s.seeds),
-    ):
+        ("seeds" if role == "seed" else "search.trials", index,
+         s.seeds if role == "seed" else s.search.trials),
+    ):  # fmt: skip
         if value not in allowed:
             raise ConfigError(f"{key}.{what}", value, "one of " + ", ".join(map(str, allowed)))
     source = DATASETS.get(dataset, f"{key}.datasets")
+    shape, classes = tuple(source.image_shape), source.num_classes
     recipe = s.recipe_for(variant, key)
     try:
-        recipe, num_classes = _resolve(recipe, tuple(source.image_shape), source.num_classes)
+        resolved, num_classes = _resolve(recipe, shape, classes)
     except ConfigError as err:
         raise s.config_error(err, variant, key) from None
-    t = recipe.training  # the dataset's own length (Lucic et al.: 20, 100 or 40 epochs)
+    space = s.space_for(variant, trial or 0)
+    chosen, hparams = (None, {}) if selected is None else (selected.chosen, selected.hparams)
+    if role == "trial":
+        chosen, seed = trial, TRIAL_SEED + trial
+        hparams = sample(space, study, variant, trial, searchable(resolved))
+    hparams = dict(sorted(hparams.items()))
+    if hparams:  # a setting of the search: the recipe with the drawn values
+        try:
+            resolved, num_classes = _resolve(with_hparams(resolved, hparams), shape, classes)
+        except ConfigError as err:
+            raise ConfigError(f"{key}.search (trial {trial}, {err.key})", err.value,
+                              err.allowed) from None  # fmt: skip
+    t = resolved.training  # the dataset's own length (Lucic et al.: 20, 100 or 40 epochs)
     steps = t.steps_by_dataset.get(dataset, t.steps)
     training = t.model_copy(update={"steps": steps, "steps_by_dataset": {}})
-    recipe = recipe.model_copy(update={"training": training})
-    return RunSpec(study, dataset, variant, seed, recipe, tuple(source.image_shape), num_classes)
+    resolved = resolved.model_copy(update={"training": training})
+    info = {"space": space, "role": role, "trial": chosen, "hparams": hparams}
+    return RunSpec(study, dataset, variant, seed, resolved, shape, num_classes, info)
+
+
+def searchable(recipe: Recipe) -> dict:
+    """The recipe fields a search space may set (``block.field`` -> value): those of the
+    architecture, objective, penalty and optimiser; n_disc only when D has an optimiser."""
+    out = {}
+    for block in SEARCHED_BLOCKS:
+        for field, value in getattr(recipe, block).model_dump().items():
+            if field != "name":
+                out[f"{block}.{field}"] = value
+    if not OBJECTIVES.get(recipe.objective.name).trains_discriminator:
+        out.pop("optimiser.n_disc")
+    return out
+
+
+def with_hparams(recipe: Recipe, hparams: dict) -> Recipe:
+    """``recipe`` with ``block.field`` values set."""
+    data = recipe.model_dump()
+    for path, value in hparams.items():
+        block, field = path.split(".")
+        data[block][field] = value
+    return validate(Recipe, data, "")
 
 
 def spec_from_recipe(
@@ -117,7 +169,9 @@ def spec_from_recipe(
     source = DATASETS.get(dataset, "dataset")
     resolved, num_classes = _resolve(validate(Recipe, recipe, "recipe"), source.image_shape,
                                      source.num_classes)  # fmt: skip
-    return RunSpec(study, dataset, variant, seed, resolved, tuple(source.image_shape), num_classes)
+    search = {"space": "none", "role": "seed", "trial": None, "hparams": {}}
+    return RunSpec(study, dataset, variant, seed, resolved, tuple(source.image_shape), num_classes,
+                   search)  # fmt: skip
 
 
 def _resolve(recipe: Recipe, image_shape, dataset_classes: int) -> tuple[Recipe, int]:
@@ -188,8 +242,16 @@ def _check_arch(name: str, arch, params, image_shape, num_classes) -> None:
 
 
 def study_runs(params: Params, study: str) -> list[RunSpec]:
+    """Every search trial, then every re-run (on the recipe as set: the chosen setting is the
+    select stage's output, known only after the search)."""
     s = params.study(study)
-    return [
+    trials = [
+        resolve_run(params, study, d, v, trial=t)
+        for d in s.datasets
+        for v in s.variants
+        for t in s.search.trials
+    ]
+    return trials + [
         resolve_run(params, study, d, v, seed)
         for d in s.datasets
         for v in s.variants
@@ -200,6 +262,10 @@ def study_runs(params: Params, study: str) -> list[RunSpec]:
 def check_study(name: str, study: Study) -> None:
     """What a study names beyond its recipe: its published table and the rows its variants map to."""
     key = f"studies.{name}"
+    for seed in study.seeds:
+        if seed >= TRIAL_SEED:
+            raise ConfigError(f"{key}.seeds", seed, f"ints below {TRIAL_SEED} (search trial k "
+                              f"trains with seed {TRIAL_SEED} + k)")  # fmt: skip
     if study.report.published is None:
         return
     table = PUBLISHED.get(study.report.published, f"{key}.report.published")

@@ -130,12 +130,22 @@ class ParamCounts(Block):
     D: int
 
 
+class SearchInfo(Block):
+    """Where a run stands in its study's search (ganbench.search)."""
+
+    space: Literal["none", "wide", "narrow"]
+    role: Literal["trial", "seed"]  # a search trial, or a re-run of the chosen setting on a seed
+    trial: int | None  # the trial this run is (or re-runs); None: no search, the recipe as set
+    hparams: dict[str, float | int | bool]  # recipe path -> value of every searched dimension
+
+
 class RunRecord(Block):
     run: str
     study: str
     dataset: str
     variant: str
     seed: int
+    search: SearchInfo
     status: Literal["ok", "diverged", "failed"]
     diverged_at_step: int | None
     reason: str | None
@@ -181,6 +191,21 @@ class RunRecord(Block):
             if path not in self.image_sha256:
                 raise FieldError("image_sha256", self.image_sha256, f"a hash of {path}")
         return self
+
+
+class Selection(Block):
+    """``selections/<study>/<study>-<dataset>-<variant>.json``: the select stage's choice of the
+    setting the best-setting re-runs train (Lucic et al.'s phase 3). It holds only what the re-runs
+    train on, so a trial added to the search that does not win changes nothing downstream; the
+    trials themselves are in their records (``metrics/<study>/search/``)."""
+
+    study: str
+    dataset: str
+    variant: str
+    space: Literal["none", "wide", "narrow"]
+    chosen: int | None  # None: no trial (no search, or none finished ok): the recipe as set
+    hparams: dict[str, float | int | bool]  # the chosen trial's setting ({} when chosen is None)
+    reason: str  # how the choice was made, in words
 
 
 class BaselinesRecord(Block):

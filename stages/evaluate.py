@@ -12,7 +12,7 @@ from ganbench.runtime import resolve_device, set_threads
 
 def main(args) -> None:
     params = load_plan(args.params)
-    spec = resolve_run(params, args.study, args.dataset, args.variant, args.seed)
+    spec = resolve_run(params, args.study, args.dataset, args.variant, args.seed, trial=args.trial)
     set_threads(params.pipeline.threads)
     device = resolve_device(params.pipeline.device)
     extractor = extractor_from_params(params.features, trained_weights=args.weights, device=device)
@@ -34,7 +34,9 @@ if __name__ == "__main__":
     parser = stage_parser(__doc__)
     for flag in ("--study", "--dataset", "--variant"):
         parser.add_argument(flag, required=True)
-    parser.add_argument("--seed", required=True, type=int)
+    run = parser.add_mutually_exclusive_group(required=True)
+    run.add_argument("--seed", type=int, help="a re-run on this seed")
+    run.add_argument("--trial", type=int, help="a search trial")
     for flag in ("--run", "--weights", "--reference", "--metrics", "--out-dir"):
         parser.add_argument(flag, required=True)
     run_stage(main, parser)

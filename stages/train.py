@@ -1,4 +1,6 @@
-"""train_<study>@<run>: one run of a study (run = <study>-<dataset>-<variant>-<seed>).
+"""train_<study>@<run>: one run of a study, a best-setting re-run on a seed (run =
+<study>-<dataset>-<variant>-<seed>, on the setting ``--selection`` names) or a search trial
+(``search_<study>``: run = <study>-<dataset>-<variant>-t<trial>).
 
 Resumes from runs/<study>/<run>/resume.pt when interrupted; ``training.nproc`` > 1 re-launches
 this script under torchrun (one process per GPU, DistributedDataParallel).
@@ -10,14 +12,26 @@ import torch
 
 from ganbench.cli import run_stage, stage_parser
 from ganbench.data import load_prepared
+from ganbench.errors import UserError
+from ganbench.io import read_json
 from ganbench.plan import load_plan, resolve_run
+from ganbench.record import Selection, parse
 from ganbench.runtime import set_threads
 from ganbench.training.launch import train_run
 
 
 def main(args) -> None:
     params = load_plan(args.params)
-    spec = resolve_run(params, args.study, args.dataset, args.variant, args.seed)
+    chosen = None
+    if args.selection is not None:
+        chosen = parse(Selection, read_json(args.selection), args.selection)
+        ours = (args.study, args.dataset, args.variant)
+        if (chosen.study, chosen.dataset, chosen.variant) != ours:
+            raise UserError(f"{args.selection}: a selection for "
+                            f"{chosen.study}/{chosen.dataset}/{chosen.variant}, not {'/'.join(ours)}")  # fmt: skip
+    spec = resolve_run(
+        params, args.study, args.dataset, args.variant, args.seed, trial=args.trial, selected=chosen
+    )
     nproc = spec.recipe.training.nproc
     if nproc > 1 and not args.worker:
         from ganbench.training.distributed import launch_torchrun
@@ -47,7 +61,10 @@ if __name__ == "__main__":
     parser.add_argument("--study", required=True)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--variant", required=True)
-    parser.add_argument("--seed", required=True, type=int)
+    run = parser.add_mutually_exclusive_group(required=True)
+    run.add_argument("--seed", type=int, help="a re-run of the chosen setting on this seed")
+    run.add_argument("--trial", type=int, help="this search trial")
+    parser.add_argument("--selection", help="the select stage's choice (re-runs)")
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--live", default=None, help="DVCLive directory (training curves)")

@@ -34,6 +34,7 @@ LUCIC_EVALUATION = {
 LUCIC = {
     "datasets": ["shapes"],  # 1x28x28, 4 classes
     "seeds": [0, 1],
+    "search": {"space": "none", "trials": []},
     "baseline": "ns",
     "report": {"title": "tiny loss comparison", "published": "lucic2018_table2"},
     "recipe": {
@@ -80,6 +81,7 @@ LUCIC = {
 RESNET = {
     "datasets": ["shapes32"],  # 1x32x32, 4 classes
     "seeds": [0, 1],
+    "search": {"space": "none", "trials": []},
     "baseline": "baseline",
     "report": {"title": "tiny ablation", "published": "biggan2019"},
     "recipe": {

@@ -410,7 +410,8 @@ def test_the_default_params_resolve_every_run():
 def test_runspec_round_trips_through_json(variant):
     spec = lucic_run(variant, 1)
     d = json.loads(json.dumps(spec.to_dict()))
-    assert set(d) == {"study", "dataset", "variant", "seed", "recipe", "image_shape", "num_classes"}
+    keys = {"study", "dataset", "variant", "seed", "recipe", "image_shape", "num_classes"}
+    assert set(d) == keys | {"search"}
     back = RunSpec.from_dict(d)
     assert back == spec
     assert back.to_dict() == spec.to_dict() and back.training_key() == spec.training_key()

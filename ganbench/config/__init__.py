@@ -14,9 +14,11 @@ from ganbench.config.params import FeaturesConfig as FeaturesConfig
 from ganbench.config.params import Params as Params
 from ganbench.config.params import Pipeline as Pipeline
 from ganbench.config.params import ReportSpec as ReportSpec
+from ganbench.config.params import Search as Search
 from ganbench.config.params import Study as Study
 from ganbench.config.params import Variant as Variant
 from ganbench.config.params import load_params as load_params
+from ganbench.config.params import run_name as run_name
 from ganbench.config.recipe import Evaluation as Evaluation
 from ganbench.config.recipe import Figures as Figures
 from ganbench.config.recipe import Optimiser as Optimiser

@@ -1,6 +1,7 @@
 """The whole ``params.yaml``: shared sections, and ``studies``, each a recipe, variants and seeds.
 
-A study is run as every (dataset, variant, seed) of its lists. A variant's recipe is the study's
+A study is run as every (dataset, variant, trial) of its search and every (dataset, variant, seed)
+of its lists, the latter on the setting its select stage chose. A variant's recipe is the study's
 ``recipe`` with the variant's blocks deep-merged in. Registry names (datasets, architectures,
 objectives, feature extractors, report sections) are checked one layer up, in ganbench.plan.
 """
@@ -61,11 +62,41 @@ class ClassifierConfig(Block):
     min_accuracy: float = Field(0.9, ge=0, le=1)
 
 
+Space = Literal["none", "wide", "narrow"]  # ganbench.search.SPACES
+
+
+class Search(Block):
+    """Lucic et al. 2018's random search (ganbench.search): ``trials`` are trial indices, a DVC
+    matrix axis like ``seeds`` (adding one trains only it); trial 0 is the recipe as set."""
+
+    space: Space = "none"
+    trials: Seq[Annotated[int, Field(ge=0)]] = ()
+    # The paper's phase 2: trials from this index on draw from the narrow space, and the
+    # re-runs' setting is chosen among the trials before it (phase 1) only. None: one phase.
+    narrow_from: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Search:
+        if len(set(self.trials)) != len(self.trials):
+            raise FieldError("trials", list(self.trials), "distinct ints")
+        return self
+
+    def phase1(self, trial: int) -> bool:
+        return self.narrow_from is None or trial < self.narrow_from
+
+
+class VariantSearch(Block):
+    """A variant's own space. The trial indices are the study's: DVC's matrix is a product."""
+
+    space: Space
+
+
 class Variant(Block):
     """One row of a study: a label, the published rows it stands for, and recipe overrides."""
 
     label: str = ""
     paper_rows: Seq[str] = ()
+    search: VariantSearch | None = None
     arch: dict = {}
     objective: dict = {}
     penalty: dict = {}
@@ -88,8 +119,9 @@ class ReportSpec(Block):
 
 class Study(Block):
     datasets: Seq[Name] = Field(min_length=1)
-    seeds: Seq[Annotated[int, Field(ge=0)]]  # empty: the study is defined but not run
+    seeds: Seq[Annotated[int, Field(ge=0)]]  # the best setting's re-runs; empty: not run
     baseline: Name
+    search: Search  # required: the stages name it as a params dependency
     recipe: Recipe
     variants: dict[Name, Variant] = Field(min_length=1)
     report: ReportSpec = ReportSpec()
@@ -108,6 +140,13 @@ class Study(Block):
                     "datasets of the study: " + ", ".join(self.datasets),
                 )
         return self
+
+    def space_for(self, variant: str, trial: int = 0) -> str:
+        """The space trial ``trial`` of ``variant`` draws from."""
+        if not self.search.phase1(trial):
+            return "narrow"
+        own = self.variants[variant].search
+        return self.search.space if own is None else own.space
 
     def recipe_for(self, variant: str, key: str) -> Recipe:
         """The variant's recipe; errors name the key that set the bad value."""
@@ -131,6 +170,11 @@ class Study(Block):
                     join(f"{key}.variants.{variant}", err.key), err.value, err.allowed
                 )
         return ConfigError(join(f"{key}.recipe", err.key), err.value, err.allowed)
+
+
+def run_name(study: str, dataset: str, variant: str, seed: int, trial: int | None = None) -> str:
+    """``<study>-<dataset>-<variant>-<seed>`` (a re-run), ``...-t<trial>`` (a search trial)."""
+    return f"{study}-{dataset}-{variant}-" + (str(seed) if trial is None else f"t{trial}")
 
 
 class Params(Block):

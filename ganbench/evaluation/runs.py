@@ -116,6 +116,7 @@ def evaluate_run(
         "dataset": spec.dataset,
         "variant": spec.variant,
         "seed": spec.seed,
+        "search": spec.search,
         "status": record_status,
         "diverged_at_step": status.get("diverged_at_step"),
         "reason": None if record_status != "failed" else "no checkpoint gave finite samples",
