@@ -126,7 +126,10 @@ def test_lucic_paper_scale() -> None:
     p = plan(preset)
     lucic = p.study("lucic")
     assert lucic.datasets == ("mnist", "fashion_mnist", "cifar10", "celeba")
-    assert len(lucic.seeds) == 5
+    # the paper's protocol: 100 wide trials, 50 narrow ones, the best wide setting on 50 seeds
+    assert lucic.seeds == tuple(range(50))
+    assert lucic.search.space == "wide" and lucic.search.trials == tuple(range(150))
+    assert [lucic.space_for("ns", t) for t in (0, 99, 100, 149)] == ["wide"] * 2 + ["narrow"] * 2
     assert lucic.report.published == "lucic2018_table2"
     # 20 epochs at batch 64 (MNIST, Fashion-MNIST), 100 (CIFAR-10), 40 (CelebA)
     steps = {d: run(preset, "lucic", "ns", d).recipe.training.steps for d in lucic.datasets}
