@@ -51,6 +51,7 @@ RECORD_KEYS = {
     "dataset",
     "variant",
     "seed",
+    "search",
     "status",
     "diverged_at_step",
     "reason",
@@ -169,17 +170,19 @@ def test_scores_through_the_latent_stream_do_not_depend_on_the_batch_size(
 
 
 def test_which_stream_the_scored_samples_come_from(measure16):
-    """As latent_stream documents: score_generator gives the standing statistics and the samples
-    one sampler, so a blocked (labelled or truncated) sample set starts with the leftover rows of
-    the standing stream's (seed + 1) block, its labels counting on; plain unconditional z is
-    evaluation.seed's own stream."""
+    """As latent_stream documents: the standing statistics come from evaluation.seed + 1, the
+    scored samples from evaluation.seed's own stream from its first row, labels from 0 (blocked:
+    labelled or truncated; or plain)."""
     G = RecordingG()
     score_stream(G, measure16, "normal", 3, None, 60)
-    z, y = G.calls[-1]  # the one scoring batch (2 standing batches of 25 came first)
-    g = torch.Generator().manual_seed(2020 + 1)
-    standing = draw_latent("normal", LATENT_BLOCK, 8, psi=None, generator=g)
-    assert torch.equal(z, standing[50:110])
-    assert y.tolist() == [(50 + i) % 3 for i in range(60)]
+    (zs1, ys1), (zs2, _), (z, y) = G.calls  # 2 standing batches of 25, then the scoring batch
+    standing = draw_latent("normal", LATENT_BLOCK, 8, psi=None,
+                           generator=torch.Generator().manual_seed(2020 + 1))  # fmt: skip
+    assert torch.equal(torch.cat([zs1, zs2]), standing[:50]) and ys1.tolist()[:4] == [0, 1, 2, 0]
+    own = draw_latent("normal", LATENT_BLOCK, 8, psi=None,
+                      generator=torch.Generator().manual_seed(2020))  # fmt: skip
+    assert torch.equal(z, own[:60])
+    assert y.tolist() == [i % 3 for i in range(60)]
     G = RecordingG()
     score_stream(G, measure16, "normal", 0, None, 60)
     z, y = G.calls[-1]

@@ -49,33 +49,37 @@ class LabelledGenerator(nn.Module):
 
 def latent_stream(prior: str, num_classes: int, psi: float | None):
     """A sampler for :func:`~ganbench.metrics.evaluate.seeded_latent`: z, with balanced labels
-    appended when ``num_classes`` > 0 (its own label counter).
+    appended when ``num_classes`` > 0.
 
     Truncated or labelled z is drawn in fixed blocks of :data:`LATENT_BLOCK` rows and handed out
     from a buffer, so the samples (and the scores) never depend on the evaluation batch size:
     truncation resamples a data-dependent number of entries. Plain z is drawn as asked (the CPU
     streams of both priors are the same drawn at once or in pieces of 16 values).
 
-    The buffer lives as long as the sampler: :func:`~ganbench.metrics.evaluate.score_generator`
-    uses one sampler for the standing-statistics stream and then the sample stream, so the first
-    rows of a conditional sample set are the standing stream's leftover block rows. That is how
-    the committed SAGAN/BigGAN records were made; a fresh buffer per stream would change them.
+    Each stream (each seeded generator the sampler is called with) has its own buffer and label
+    counter: :func:`~ganbench.metrics.evaluate.score_generator` draws the standing statistics
+    from evaluation.seed + 1 and the samples from evaluation.seed, and the sample set is
+    evaluation.seed's stream from its first row, labels 0, 1, 2, ... (until issue 10 the two
+    streams shared one buffer, so a sample set began with the standing stream's leftover rows).
     """
     if not num_classes and psi is None:
         return lambda n, z_dim, *, device="cpu", generator=None: draw_latent(
             prior, n, z_dim, psi=None, generator=generator
         ).to(device)
-    counter, buffer = [0], [torch.empty(0, 0)]
+    streams: dict[int, list] = {}  # id(generator) -> [the generator, label counter, buffer]
 
     def sample(n: int, z_dim: int, *, device="cpu", generator=None) -> Tensor:
-        while buffer[0].shape[0] < n:
+        if id(generator) not in streams:
+            streams[id(generator)] = [generator, 0, torch.empty(0, z_dim)]  # keeps it alive
+        state = streams[id(generator)]
+        while state[2].shape[0] < n:
             block = draw_latent(prior, LATENT_BLOCK, z_dim, psi=psi, generator=generator)
-            buffer[0] = torch.cat([buffer[0].reshape(-1, z_dim), block])
-        z, buffer[0] = buffer[0][:n], buffer[0][n:]
+            state[2] = torch.cat([state[2], block])
+        z, state[2] = state[2][:n], state[2][n:]
         if not num_classes:
             return z.to(device)
-        y = torch.arange(counter[0], counter[0] + n) % num_classes
-        counter[0] += n
+        y = torch.arange(state[1], state[1] + n) % num_classes
+        state[1] += n
         return torch.cat([z, y[:, None].float()], dim=1).to(device)
 
     return sample
