@@ -1,5 +1,6 @@
-"""report_<study>: the run records of one study -> reports/<study>.md, .csv, .json (summary) and
-reports/<study>/ (fid_curves.csv, figures, sample grids and the files its report sections add)."""
+"""report_<study>: the run records of one study (with a search, its trial records and the select
+stage's choices) -> reports/<study>.md, .csv, .json (summary) and reports/<study>/ (fid_curves.csv,
+findings.csv, figures, sample grids, the search section's and the report sections' files)."""
 
 from pathlib import Path
 
@@ -17,6 +18,7 @@ def main(args) -> None:
         evaluations_dir=Path(args.evaluations_dir),
         classifier_dir=Path(args.classifier_dir),
         out_dir=Path(args.out_dir),
+        selections_dir=args.selections_dir and Path(args.selections_dir),
     )
     print(f"report_{args.study}: wrote {len(written)} files under {args.out_dir}")
 
@@ -25,4 +27,5 @@ if __name__ == "__main__":
     parser = stage_parser(__doc__)
     for flag in ("--study", "--metrics-dir", "--evaluations-dir", "--classifier-dir", "--out-dir"):
         parser.add_argument(flag, required=True)
+    parser.add_argument("--selections-dir", help="the select stage's choices (a search)")
     run_stage(main, parser)

@@ -60,6 +60,7 @@ LUCIC = {
     "datasets": ["fashion_mnist"],
     "seeds": [0, 1, 2],
     "baseline": "ns",
+    "search": {"space": "none", "trials": []},
     "report": {
         "title": "Loss comparison",
         "sections": ["sanity", "rank_agreement", "latex"],
@@ -111,6 +112,7 @@ SAGAN = {
     "datasets": ["shapes32"],
     "seeds": [0, 1, 2],
     "baseline": "baseline",
+    "search": {"space": "none", "trials": []},
     "report": {"title": "SAGAN-like", "sections": ["stabilisation", "attention_maps"]}
     | {"published": "sagan2019"},
     "recipe": {
@@ -154,6 +156,7 @@ BIGGAN = {
     "datasets": ["shapes32"],
     "seeds": [0, 1],
     "baseline": "baseline",
+    "search": {"space": "none", "trials": []},
     "report": {"title": "BigGAN-like", "sections": ["truncation", "cifar10_reproductions"]}
     | {"published": "biggan2019"},
     "recipe": {
@@ -195,6 +198,7 @@ STUDIES = {
     "biggan": (BIGGAN, BIGGAN_RUNS),
 }
 PARAMS = {"G": 123_456, "D": 98_765}
+NO_SEARCH = {"space": "none", "role": "seed", "trial": None, "hparams": {}}  # the recipe as set
 
 
 def scores(fid: float, seed: int = 0, is_mean: float | None = None) -> dict:
@@ -212,13 +216,16 @@ def scores(fid: float, seed: int = 0, is_mean: float | None = None) -> dict:
     }
 
 
-def make_record(name: str, spec: dict, variant: str, seed: int, protocol: dict) -> dict:
-    """One run record in the schema the evaluate stage writes."""
+def make_record(
+    name: str, spec: dict, variant: str, seed: int, protocol: dict, outcome: tuple | None = None
+) -> dict:
+    """One run record in the schema the evaluate stage writes; ``outcome``: (status, FIDs at
+    steps 100, 200, ...), by default the study's run (STUDIES)."""
     params = load_params_dict({name: spec})
     study = params.study(name)
     dataset = study.datasets[0]
     recipe = study.recipe_for(variant, f"studies.{name}")
-    status, fids = STUDIES[name][1][(variant, seed)]
+    status, fids = outcome or STUDIES[name][1][(variant, seed)]
     ema = recipe.training.ema_decay > 0
     run = f"{name}-{dataset}-{variant}-{seed}"
     checkpoints = [
@@ -251,6 +258,7 @@ def make_record(name: str, spec: dict, variant: str, seed: int, protocol: dict) 
         "dataset": dataset,
         "variant": variant,
         "seed": seed,
+        "search": dict(NO_SEARCH),
         "status": status,
         "diverged_at_step": STEP * len(fids) + 50 if status == "diverged" else None,
         "reason": "out of memory" if status == "failed" else None,
@@ -274,10 +282,13 @@ def load_params_dict(studies: dict) -> Params:
     return validate(Params, json.loads(json.dumps(raw)), "")
 
 
-def make_study(root: Path, name: str, protocol: dict = PROTOCOL) -> Path:
+def make_study(
+    root: Path, name: str, protocol: dict = PROTOCOL, study: tuple[dict, dict] | None = None
+) -> Path:
     """Write params.yaml, metrics/<name>/, metrics/classifier/ and evaluations/<name>/ under
-    ``root`` (with baselines for the sanity rows); returns the params path."""
-    spec, runs = STUDIES[name]
+    ``root`` (with baselines for the sanity rows); returns the params path. ``study``: (spec,
+    runs) in place of STUDIES[name]."""
+    spec, runs = study or STUDIES[name]
     params = root / "params.yaml"
     params.write_text(
         yaml.safe_dump({"datasets": spec["datasets"], "studies": {name: spec}}, sort_keys=False)
@@ -285,7 +296,7 @@ def make_study(root: Path, name: str, protocol: dict = PROTOCOL) -> Path:
     records = root / "metrics" / name
     records.mkdir(parents=True, exist_ok=True)
     for shade, (variant, seed) in enumerate(runs):
-        rec = make_record(name, spec, variant, seed, protocol)
+        rec = make_record(name, spec, variant, seed, protocol, runs[(variant, seed)])
         rec["image_sha256"] = {}
         for path in [*rec["grids"].values(), rec["attention_figure"]]:
             if path:
@@ -327,6 +338,7 @@ def run_report(root: Path, name: str, out: str = "reports") -> list[Path]:
         evaluations_dir=root / "evaluations" / name,
         classifier_dir=root / "metrics" / "classifier",
         out_dir=root / out,
+        selections_dir=root / "selections" / name,
     )
 
 

@@ -4,8 +4,9 @@ table; the plan checks them when params load.
 
 Everything the report says about a paper lives beside its numbers, in ``tables.yaml``: how the
 paper measured and trained (``scale``, ``measurement``), how to print and name its rows, and the
-few constants a report section compares with (``meta``). The report never branches on a study's
-or paper's name.
+few constants a report section compares with (``meta``), and the paper's claims the report gives
+a verdict on (``claims``, :mod:`ganbench.published.claims`). The report never branches on a
+study's or paper's name.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any
 
 import yaml
 
+from ganbench.config.base import validate
+from ganbench.errors import UserError
+from ganbench.published.claims import Claim, Claims
 from ganbench.registry import Registry
+
+SOURCE = "ganbench/published/tables.yaml"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class PublishedTable:
     # numbers share a table with theirs only when every key agrees.
     measurement: Mapping[str, Any] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)  # constants sections compare with
+    claims: tuple[Claim, ...] = ()  # the paper's claims, naming its rows
 
     def rows(self) -> list[dict[str, str]]:
         source = resources.files(__package__) / self.file
@@ -69,8 +76,22 @@ def _load() -> Registry[PublishedTable]:
     text = (resources.files(__package__) / "tables.yaml").read_text(encoding="utf-8")
     for name, entry in yaml.safe_load(text).items():
         columns = tuple(Column(**c) for c in entry.pop("columns", ()))
-        registry.add(name, PublishedTable(**entry, columns=columns))
+        claims = _claims(name, entry.pop("claims", []))
+        table = PublishedTable(**entry, columns=columns, claims=claims)
+        for i, claim in enumerate(claims):
+            for row in claim.rows():
+                if row not in table.row_keys:
+                    raise _error(f"{name}.claims[{i}]", row, f"a row of {table.file}")
+        registry.add(name, table)
     return registry
+
+
+def _error(key: str, value: Any, allowed: str) -> UserError:
+    return UserError(f"{SOURCE}: key '{key}' is {value!r}; allowed: {allowed}")
+
+
+def _claims(name: str, data: list) -> tuple[Claim, ...]:
+    return validate(Claims, {"claims": data}, name, error=_error).claims
 
 
 PUBLISHED = _load()

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ganbench.config import Study
+from ganbench.config import Study, run_name
 from ganbench.published import PublishedTable
+from ganbench.reporting.budget import Budget
 from ganbench.reporting.records import Records
 
 FIGURES = "figures"  # PNGs go to <out>/<study>/figures/, one DVC output directory
@@ -29,6 +30,8 @@ class Report:
     published: PublishedTable | None
     records_dir: Path
     evaluations_dir: Path
+    selections: dict[tuple[str, str], dict]  # (dataset, variant) -> the chosen trial (a search)
+    budgets: dict[str, Budget]  # dataset -> budget analysis of its trials (a search)
 
     @property
     def fig_dir(self) -> str:
@@ -52,7 +55,16 @@ class Report:
         return int(ok["seed"].min()) if len(ok) else None
 
     def record(self, dataset: str, variant: str, seed: int) -> dict:
-        return self.records.by_run[f"{self.name}-{dataset}-{variant}-{seed}"]
+        return self.records.by_run[run_name(self.name, dataset, variant, seed)]
+
+    def ok_records(self, dataset: str, variant: str) -> list[dict]:
+        """The records of the variant's seeds that ended ok, in seed order."""
+        recs = (self.record(dataset, variant, s) for s in self.study.seeds)
+        return [rec for rec in recs if rec["status"] == "ok"]
+
+    def trials(self, dataset: str) -> pd.DataFrame:
+        """The dataset's search trials (``Records.trials``; empty without a search)."""
+        return self.records.trials[self.records.trials["dataset"] == dataset]
 
     def settings(self, dataset: str, variant: str) -> dict:
         """A variant's record of its first seed: its recipe, generator and G/D sizes (the seeds of

@@ -163,3 +163,67 @@ def truncation(
         ax.grid(True, alpha=0.3)
 
     return lambda path: _panels(means, datasets, draw, path)
+
+
+def _group_name(variant: str, phase: int, phases: int) -> str:
+    return variant if phases == 1 else f"{variant}, phase {phase}"
+
+
+def search_fid(
+    trials: pd.DataFrame, datasets: Sequence[str], variants: Sequence[str], labels: Mapping
+) -> Callable[[Path], Path]:
+    """Best FID of every search trial per variant (and phase): one dot per trial that ended ok
+    over a box of them; the tick label counts the trials that did not (they have no FID)."""
+    colors, phases = _colors(variants), sorted(set(trials["phase"]))
+    groups = [(v, p) for v in variants for p in phases]
+
+    def draw(ax, t: pd.DataFrame, dataset: str) -> None:
+        ticks = []
+        for i, (v, phase) in enumerate(groups):
+            tv = t[(t["variant"] == v) & (t["phase"] == phase)]
+            ok = tv[tv["status"] == "ok"].sort_values("trial")
+            offsets = np.linspace(-0.25, 0.25, len(ok)) if len(ok) > 1 else np.zeros(len(ok))
+            ax.scatter(i + offsets, ok["fid"], s=14, color=colors[v], alpha=0.8, zorder=3)
+            if len(ok):
+                ax.boxplot(ok["fid"], positions=[i], widths=0.6, showfliers=False,
+                           medianprops={"color": "black"}, zorder=2)  # fmt: skip
+            counts = [
+                f"{(tv['status'] == s).sum()} of {len(tv)} {s}" for s in ("diverged", "failed")
+            ]
+            counts = [c for c in counts if not c.startswith("0 ")]
+            name = _group_name(v, phase, len(phases))
+            ticks.append(name + (f"\n({', '.join(counts)})" if counts else ""))
+        ax.set_xticks(np.arange(len(groups)), ticks, rotation=45, ha="right", fontsize="small")
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        _log_y(ax)
+        ax.set_ylabel(f"best FID of a trial ({labels[dataset]} features)")
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+
+    return lambda path: _panels(trials, datasets, draw, path)
+
+
+def budget(
+    curves: pd.DataFrame, datasets: Sequence[str], variants: Sequence[str], labels: Mapping
+) -> Callable[[Path], Path]:
+    """Best FID of k trials against the budget k (Lucic et al. 2018, Figure 4): bootstrap median
+    per variant (the mean is not finite once a replicate draws only failed trials), band from
+    the 2.5% to the 97.5% quantile; phase 2 dashed. A quantile is missing where that share of
+    the replicates or more drew only failed trials."""
+    colors, phases = _colors(variants), sorted(set(curves["phase"]))
+
+    def draw(ax, c: pd.DataFrame, dataset: str) -> None:
+        for v in variants:
+            for phase in phases:
+                cv = c[(c["variant"] == v) & (c["phase"] == phase)]
+                style = "-" if phase == 1 else "--"
+                name = _group_name(v, phase, len(phases))
+                lo, median, hi = (cv[q].where(np.isfinite(cv[q])) for q in ("lo", "median", "hi"))
+                ax.plot(cv["k"], median, style, color=colors[v], marker="o", ms=3, label=name)
+                ax.fill_between(cv["k"], lo, hi, color=colors[v], alpha=0.12, linewidth=0)
+        _log_y(ax)
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+        ax.set_xlabel("budget k (search trials)")
+        ax.set_ylabel(f"best FID of k trials ({labels[dataset]} features)")
+        ax.grid(True, which="both", alpha=0.3)
+
+    return lambda path: _panels(curves, datasets, draw, path)

@@ -84,6 +84,18 @@ def _recipe_md(r: Report) -> list[str]:
     return lines
 
 
+def _search_md(r: Report) -> list[str]:
+    """With a search: the trials behind the rows, whose recipes are each variant's chosen one."""
+    t = r.records.trials
+    if t.empty:
+        return []
+    return [
+        f"- **Search**: {_n(len(r.study.search.trials), 'trial')} per variant and dataset = "
+        f"{_n(len(t), 'trial run')} (see *Hyperparameter search*); every row re-runs its "
+        "variant's chosen setting, so the recipes below are the chosen ones."
+    ]
+
+
 def _protocol_md(r: Report, dataset: str) -> str:
     p, classifier = r.protocols[dataset], r.classifiers[dataset]
     net = f"{p['extractor']}, {p['feature_dim']}-d, weights sha256 `{p['weights_sha256'][:12]}…`"
@@ -152,6 +164,7 @@ def header_md(r: Report) -> list[str]:
         f"- **Rows**: {_n(len(s.variants), 'variant')} × {_n(len(s.seeds), 'seed')} "
         f"({', '.join(map(str, s.seeds))}) × {_n(len(s.datasets), 'dataset')} = "
         f"{_n(len(runs), 'run')}; baseline `{s.baseline}`.",
+        *_search_md(r),
         *_recipe_md(r),
         "- **Generator scored** (its best checkpoint gives the headline numbers): "
         + _per_variant({v: GENERATORS[rec["generator"]] for v, rec in first.items()})

@@ -1,9 +1,11 @@
 """Run records (one schema for every study, written by the evaluate stage): read, validate, tabulate.
 
-A record is ``<records_dir>/<study>-<dataset>-<variant>-<seed>.json``. A malformed record raises
-:class:`UserError` naming the file and the key, so a report is never built from a half-understood
-input. Runs of one dataset must share one measurement protocol (feature weights, sample counts):
-numbers measured differently are not averaged. Training length and batch are variant settings.
+A record is ``<records_dir>/<study>-<dataset>-<variant>-<seed>.json`` (a re-run of the variant's
+chosen setting) or ``<records_dir>/search/<study>-<dataset>-<variant>-t<trial>.json`` (a search
+trial). A malformed record raises :class:`UserError` naming the file and the key, so a report is
+never built from a half-understood input. Runs of one dataset, trials included, must share one
+measurement protocol (feature weights, sample counts): numbers measured differently are not
+compared. Training length and batch are variant settings; a trial's setting is its own.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganbench.config import Study
+from ganbench.config import Study, run_name
 from ganbench.errors import UserError
 from ganbench.io import read_json, sha256_file
 from ganbench.record import (
@@ -26,8 +28,10 @@ from ganbench.record import (
     ClassifierRecord,
     RunProtocol,
     RunRecord,
+    Selection,
     parse,
 )
+from ganbench.search import TRIAL_SEED, choose
 
 STATUSES = ("ok", "diverged", "failed")
 PRDC_KEYS = SCORE_KEYS[5:]  # precision, recall, density, coverage (k = protocol["prdc_k"])
@@ -36,25 +40,33 @@ GENERATORS = {"raw": "G itself (no EMA)", "ema": "EMA of G's weights"}
 RUN_COLUMNS = ("run", "dataset", "variant", "seed", "status", "diverged_at_step", "reason")
 RUN_COLUMNS += ("best_step", *METRIC_KEYS, "fid_raw")
 IDENT = ("run", "dataset", "variant", "seed", "status")
-
-
-def run_name(study: str, dataset: str, variant: str, seed: int) -> str:
-    return f"{study}-{dataset}-{variant}-{seed}"
+TRIAL_COLUMNS = ("run", "dataset", "variant", "trial", "phase", "seed", "status", "space", "fid")
+TRIAL_COLUMNS += ("hparams",)
+SEARCH_DIR = "search"  # trial records: <records_dir>/search/
 
 
 def evaluate_stage(run: str) -> str:
-    """The dvc.yaml stage that writes a run's record."""
-    return f"evaluate_{run.split('-', 1)[0]}@{run}"
+    """The dvc.yaml stage that writes a run's record (``search_evaluate_`` for a trial's)."""
+    trial = run.rsplit("-", 1)[1].startswith("t")
+    return f"{'search_' if trial else ''}evaluate_{run.split('-', 1)[0]}@{run}"
+
+
+def _get(data: dict, key: str) -> Any:
+    """``data["search"]["role"]`` for key ``search.role``; None where a level is missing."""
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
 
 
 def read_record(path: Path, expected: dict) -> dict:
     """Read and validate one run record (:class:`ganbench.record.RunRecord`); ``expected`` pins
-    run/study/dataset/variant/seed. Returns it as a mapping: each generator's scores without
-    their status (None when its samples were not finite), the sweep's finite points sorted."""
+    keys (``seed``, ``search.role``, ...). Returns it as a mapping: each generator's scores
+    without their status (None when its samples were not finite), the sweep's finite points
+    sorted."""
     data = read_json(path)
     for key, value in expected.items():
-        if data.get(key) != value:
-            raise UserError(f"{path}: key '{key}' is {data.get(key)!r}; expected {value!r}")
+        if _get(data, key) != value:
+            raise UserError(f"{path}: key '{key}' is {_get(data, key)!r}; expected {value!r}")
     rec = parse(RunRecord, data, path)
     out = rec.model_dump(mode="json")
     out["checkpoints"] = [
@@ -75,39 +87,66 @@ def psi_order(key: str) -> float:
 class Records:
     """Validated records of one study.
 
-    ``runs``: one row per run (RUN_COLUMNS; scores of the best checkpoint of the headline
+    ``runs``: one row per re-run (RUN_COLUMNS; scores of the best checkpoint of the headline
     generator, NaN when none; ``fid_raw``: the raw G's own best FID). ``checkpoints``: one row per
     scored checkpoint and generator (``headline``: the record's generator). ``truncation``: one row
     per finite point of a sweep. ``by_run``: run -> the validated record (with its ``path``).
+    ``trials``: one row per search trial (TRIAL_COLUMNS; ``fid`` its best FID, NaN unless ok;
+    ``phase`` 2 from ``search.narrow_from`` on), empty without a search.
     """
 
     runs: pd.DataFrame
     checkpoints: pd.DataFrame
     truncation: pd.DataFrame
     by_run: dict[str, dict]
+    trials: pd.DataFrame
+
+
+def _read_run(path: Path, name: str, dataset: str, variant: str, expected: dict) -> dict:
+    run = expected["run"]
+    if not path.is_file():
+        raise UserError(
+            f"run record not found: {path} (run '{run}' of params studies.{name}); "
+            f"evaluate it first: dvc repro {evaluate_stage(run)}"
+        )
+    return read_record(path, {"study": name, "dataset": dataset, "variant": variant} | expected)
 
 
 def load_records(name: str, study: Study, records_dir: Path) -> Records:
-    """Read every run of ``study`` (datasets x variants x seeds) and check they fit together."""
-    records = []
+    """Read every re-run of ``study`` (datasets x variants x seeds) and every search trial
+    (datasets x variants x ``search.trials``) and check they fit together."""
+    records, trials, root = [], [], Path(records_dir)
     for dataset in study.datasets:
         for variant in study.variants:
             for seed in study.seeds:
                 run = run_name(name, dataset, variant, seed)
-                path = Path(records_dir) / f"{run}.json"
-                if not path.is_file():
-                    raise UserError(
-                        f"run record not found: {path} (run '{run}' of params studies.{name}); "
-                        f"evaluate it first: dvc repro {evaluate_stage(run)}"
-                    )
-                expected = {"run": run, "study": name, "dataset": dataset}
-                records.append(read_record(path, expected | {"variant": variant, "seed": seed}))
-    _check_agreement(records)
-    return _tabulate(records)
+                expected = {"run": run, "seed": seed, "search.role": "seed"}
+                records.append(_read_run(root / f"{run}.json", name, dataset, variant, expected))
+            for t in study.search.trials:
+                run = run_name(name, dataset, variant, TRIAL_SEED + t, trial=t)
+                expected = {"run": run, "seed": TRIAL_SEED + t}
+                expected |= {"search.role": "trial", "search.trial": t}
+                path = root / SEARCH_DIR / f"{run}.json"
+                trials.append(_read_run(path, name, dataset, variant, expected))
+    _check_protocols(records + trials)
+    _check_settings(records)
+    return _tabulate(records, _trial_table(study, trials))
 
 
-def _check_agreement(records: list[dict]) -> None:
-    """Runs of a dataset share the measurement; seeds of a variant share recipe and G/D sizes."""
+def _trial_table(study: Study, trials: list[dict]) -> pd.DataFrame:
+    rows = [
+        {k: rec[k] for k in ("run", "dataset", "variant", "seed", "status")}
+        | {"trial": rec["search"]["trial"], "space": rec["search"]["space"]}
+        | {"phase": 1 if study.search.phase1(rec["search"]["trial"]) else 2}
+        | {"fid": rec["best"]["fid"] if rec["status"] == "ok" else math.nan}
+        | {"hparams": rec["search"]["hparams"]}
+        for rec in trials
+    ]
+    return pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
+
+
+def _check_protocols(records: list[dict]) -> None:
+    """Runs of a dataset share the measurement."""
     first: dict[Any, dict] = {}
     for rec in records:
         ref = first.setdefault(rec["dataset"], rec)
@@ -118,8 +157,14 @@ def _check_agreement(records: list[dict]) -> None:
                     f"{ref['path']} has {ref['protocol'][key]!r}; the runs of a dataset must be "
                     "measured the same way"
                 )
+
+
+def _check_settings(records: list[dict]) -> None:
+    """Seeds of a variant share recipe, G/D sizes and the setting they re-run."""
+    first: dict[Any, dict] = {}
+    for rec in records:
         ref = first.setdefault((rec["dataset"], rec["variant"]), rec)
-        for key in ("recipe", "params", "generator"):
+        for key in ("recipe", "params", "generator", "search"):
             if rec[key] != ref[key]:
                 raise UserError(
                     f"{rec['path']} and {ref['path']} record different settings (key '{key}') "
@@ -127,7 +172,7 @@ def _check_agreement(records: list[dict]) -> None:
                 )
 
 
-def _tabulate(records: list[dict]) -> Records:
+def _tabulate(records: list[dict], trials: pd.DataFrame) -> Records:
     runs, checkpoints, truncation = [], [], []
     for rec in records:
         ident = {k: rec[k] for k in IDENT}
@@ -157,6 +202,7 @@ def _tabulate(records: list[dict]) -> Records:
         ),
         truncation=pd.DataFrame(truncation, columns=[*IDENT, "psi", *METRIC_KEYS]),
         by_run={rec["run"]: rec for rec in records},
+        trials=trials,
     )
 
 
@@ -211,3 +257,49 @@ def read_classifier(path: Path, dataset: str, weights_sha256: str) -> dict:
             f"with {weights_sha256!r}; re-run the evaluation with the current classifier"
         )
     return {"test_accuracy": data.test_accuracy, "epochs": data.epochs}
+
+
+def read_selections(
+    name: str, study: Study, selections_dir: Path | None, records: Records
+) -> dict[tuple[str, str], dict]:
+    """(dataset, variant) -> the select stage's choice (``<selections_dir>/<study>-<dataset>-
+    <variant>.json``, :class:`ganbench.record.Selection`); read only when the study searched.
+    The choice must be the best phase-1 trial of the records (:func:`ganbench.search.choose`)
+    and the re-runs must train it (their ``search.trial`` and ``search.hparams``)."""
+    if not study.search.trials:
+        return {}
+    if selections_dir is None:
+        raise UserError(
+            f"params studies.{name}.search has trials: the report reads the select stage's "
+            f"choices (--selections-dir selections/{name})"
+        )
+    out = {}
+    for dataset in study.datasets:
+        for variant in study.variants:
+            base = f"{name}-{dataset}-{variant}"
+            path, stage = Path(selections_dir) / f"{base}.json", f"select_{name}@{base}"
+            if not path.is_file():
+                raise UserError(f"selection not found: {path}; run it: dvc repro {stage}")
+            sel = parse(Selection, read_json(path), path).model_dump(mode="json")
+            t = records.trials
+            t = t[(t["dataset"] == dataset) & (t["variant"] == variant) & (t["phase"] == 1)]
+            best = choose(
+                [(x.trial, x.status, None if x.status != "ok" else x.fid) for x in t.itertuples()]
+            )
+            expected = {"study": name, "dataset": dataset, "variant": variant, "chosen": best}
+            for key, value in expected.items():
+                if sel[key] != value:
+                    raise UserError(
+                        f"{path}: key '{key}' is {sel[key]!r}; the trial records give {value!r}; "
+                        f"re-run: dvc repro {stage}"
+                    )
+            for seed in study.seeds:
+                rec = records.by_run[run_name(name, dataset, variant, seed)]
+                for key, value in (("trial", sel["chosen"]), ("hparams", sel["hparams"])):
+                    if rec["search"][key] != value:
+                        raise UserError(
+                            f"{rec['path']}: key 'search.{key}' is {rec['search'][key]!r} but "
+                            f"{path} chose {value!r}; re-run: dvc repro {evaluate_stage(rec['run'])}"
+                        )
+            out[(dataset, variant)] = sel
+    return out

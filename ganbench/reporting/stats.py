@@ -1,5 +1,6 @@
-"""The statistics behind every table: over-seed summaries, Welch intervals, verdicts, Spearman's
-rank correlation with a published table, and amenability to truncation (Brock et al. 2019)."""
+"""The statistics behind every table: over-seed summaries, Welch intervals, verdicts, the minimum
+detectable effect, Newcombe's interval for a difference of proportions, Spearman's rank
+correlation with a published table, and amenability to truncation (Brock et al. 2019)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,18 @@ class Delta:
 NO_DELTA = Delta(math.nan, math.nan, math.nan)
 
 
+def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
+    """Standard error of mean(a) − mean(b) and its Welch–Satterthwaite degrees of freedom; None
+    with fewer than 2 values in either group or no spread in both."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)  # squared standard errors
+    if va + vb == 0:
+        return None
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return math.sqrt(va + vb), float(df)
+
+
 def welch_delta(row: Sequence[float], baseline: Sequence[float], confidence: float = 0.95) -> Delta:
     """Difference of means with Welch's t interval (unequal variances, Welch–Satterthwaite df).
 
@@ -44,14 +57,66 @@ def welch_delta(row: Sequence[float], baseline: Sequence[float], confidence: flo
     if not len(a) or not len(b):
         return NO_DELTA
     diff = float(a.mean() - b.mean())
-    if len(a) < 2 or len(b) < 2:
+    welch = _welch(a, b)
+    if welch is None:
         return Delta(diff, math.nan, math.nan)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)  # squared standard errors
-    if va + vb == 0:
-        return Delta(diff, math.nan, math.nan)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = float(stats.t.ppf((1 + confidence) / 2, df) * math.sqrt(va + vb))
+    se, df = welch
+    half = float(stats.t.ppf((1 + confidence) / 2, df) * se)
     return Delta(diff, diff - half, diff + half)
+
+
+ALPHA, POWER = 0.05, 0.8  # the minimum detectable effect: two-sided test at ALPHA, with POWER
+
+
+def mde(
+    a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, power: float = POWER
+) -> float:
+    """Minimum detectable effect of a two-sided Welch test of mean(a) − mean(b) at level ``alpha``
+    with probability ``power``, from the measured spread (the usual normal-theory power formula
+    with t quantiles, e.g. Cohen 1988, ch. 2):
+
+        MDE = (t_{1−α/2, df} + t_{power, df}) · sqrt(s_a²/n_a + s_b²/n_b),  df: Welch–Satterthwaite.
+
+    NaN where :func:`welch_delta` has no interval."""
+    welch = _welch(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    if welch is None:
+        return math.nan
+    se, df = welch
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
+
+
+def wilson(x: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval for a proportion x / n (Wilson 1927; no continuity correction)."""
+    z, p = stats.norm.ppf((1 + confidence) / 2), x / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return centre - half, centre + half
+
+
+def newcombe_delta(x1: int, n1: int, x2: int, n2: int, confidence: float = 0.95) -> Delta:
+    """x1/n1 − x2/n2 with Newcombe's hybrid score interval (Newcombe 1998, Statistics in Medicine
+    17:873–890, method 10): with Wilson intervals (l1, u1), (l2, u2) of the two proportions,
+
+        low = d − sqrt((p1 − l1)² + (u2 − p2)²),  high = d + sqrt((u1 − p1)² + (p2 − l2)²).
+
+    Unlike the Wald interval it stays inside [−1, 1] and is not empty at 0/n or n/n. NaN without
+    a run in either group."""
+    if not n1 or not n2:
+        return NO_DELTA
+    p1, p2 = x1 / n1, x2 / n2
+    (l1, u1), (l2, u2) = wilson(x1, n1, confidence), wilson(x2, n2, confidence)
+    d = p1 - p2
+    return Delta(d, d - math.hypot(p1 - l1, u2 - p2), d + math.hypot(u1 - p1, p2 - l2))
+
+
+def share_mde(n1: int, n2: int, pooled: float, alpha: float = ALPHA, power: float = POWER) -> float:
+    """Minimum detectable difference of two proportions (normal approximation at the pooled
+    share, e.g. Fleiss et al. 2003, sec. 4.2): (z_{1−α/2} + z_{power}) · sqrt(p̄(1−p̄)(1/n1 + 1/n2)).
+    NaN without a run in either group or when p̄ is 0 or 1 (no spread to scale it by)."""
+    if not n1 or not n2 or pooled in (0, 1):
+        return math.nan
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(z * math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2)))
 
 
 def verdict(delta: Delta, lower_is_better: bool) -> str:

@@ -1,6 +1,7 @@
 """The one report generator: a study's run records -> ``<study>.md``, ``<study>.csv``,
-``<study>.json`` (the summary, DVC metrics), ``<study>/fid_curves.csv``, figures and sample grids, plus whatever the
-study's ``report.sections`` add (:data:`ganbench.reporting.sections.SECTIONS`).
+``<study>.json`` (the summary, DVC metrics), ``<study>/fid_curves.csv``, figures and sample grids,
+the search section (a study with search trials), the findings on the published table's claims,
+plus whatever the study's ``report.sections`` add (:data:`ganbench.reporting.sections.SECTIONS`).
 
 Every input is validated and every section built before the first file is written; every file is
 written atomically and depends only on the inputs.
@@ -15,10 +16,13 @@ from ganbench.config import Study
 from ganbench.io import atomic_path, write_json, write_text
 from ganbench.published import PUBLISHED
 from ganbench.reporting import page
+from ganbench.reporting.budget import analyse
 from ganbench.reporting.context import Output, Report
-from ganbench.reporting.records import load_records, read_classifier
+from ganbench.reporting.findings import findings_md
+from ganbench.reporting.records import load_records, read_classifier, read_selections
 from ganbench.reporting.sections import SECTIONS
 from ganbench.reporting.stats import summarise_variants
+from ganbench.reporting.trials import search_md
 
 SUMMARY_KEYS = ("n_seeds", "n_ok", "n_diverged", "n_failed", "fid_mean", "fid_std", "is_mean")
 SUMMARY_KEYS += ("is_std", "kid_mean", "kid_std", "delta_fid", "delta_fid_low", "delta_fid_high")
@@ -26,9 +30,16 @@ SUMMARY_KEYS += ("verdict_fid", "delta_is", "delta_is_low", "delta_is_high", "ve
 
 
 def build_report(
-    name: str, study: Study, *, records_dir: Path, evaluations_dir: Path, classifier_dir: Path
+    name: str,
+    study: Study,
+    *,
+    records_dir: Path,
+    evaluations_dir: Path,
+    classifier_dir: Path,
+    selections_dir: Path | None = None,
 ) -> Report:
-    """Read and validate the study's records (and its classifier records) and summarise them."""
+    """Read and validate the study's records (its classifier records, and with a search its
+    trials and the select stage's choices) and summarise them."""
     key = f"studies.{name}.report"
     table = study.report.published
     records = load_records(name, study, Path(records_dir))
@@ -56,6 +67,12 @@ def build_report(
         published=None if table is None else PUBLISHED.get(table, f"{key}.published"),
         records_dir=Path(records_dir),
         evaluations_dir=Path(evaluations_dir),
+        selections=read_selections(name, study, selections_dir, records),
+        budgets={
+            d: analyse(records.trials[records.trials["dataset"] == d], list(study.variants))
+            for d in study.datasets
+            if study.search.trials
+        },
     )
 
 
@@ -83,15 +100,18 @@ def write_report(
     evaluations_dir: Path,
     classifier_dir: Path,
     out_dir: Path,
+    selections_dir: Path | None = None,
 ) -> list[Path]:
     """Build the report of study ``name`` (params ``studies.<name>``) under ``out_dir``.
 
-    Reads ``records_dir/<name>-<dataset>-<variant>-<seed>.json`` for every run of the study, the
-    classifier records ``classifier_dir/<dataset>.json`` (classifier features), the images the
-    shown records name under ``evaluations_dir/<run>/`` and what the sections read. Writes
-    ``out_dir/<name>.md``, ``<name>.csv``, ``<name>.json``, ``<name>/fid_curves.csv``,
-    ``<name>/figures/`` (FID curves, FID per seed, sample grids) and the sections' files.
-    Returns the written paths.
+    Reads ``records_dir/<name>-<dataset>-<variant>-<seed>.json`` for every run of the study,
+    with a search ``records_dir/search/<name>-<dataset>-<variant>-t<trial>.json`` for every
+    trial and ``selections_dir/<name>-<dataset>-<variant>.json``, the classifier records
+    ``classifier_dir/<dataset>.json`` (classifier features), the images the shown records name
+    under ``evaluations_dir/<run>/`` and what the sections read. Writes ``out_dir/<name>.md``,
+    ``<name>.csv``, ``<name>.json``, ``<name>/fid_curves.csv``, ``<name>/findings.csv``,
+    ``<name>/figures/`` (FID curves, FID per seed, sample grids), the search section's files and
+    the sections' files. Returns the written paths.
     """
     sections = [SECTIONS.get(s, f"studies.{name}.report.sections") for s in study.report.sections]
     if not study.seeds:
@@ -102,14 +122,17 @@ def write_report(
         records_dir=records_dir,
         evaluations_dir=evaluations_dir,
         classifier_dir=classifier_dir,
+        selections_dir=selections_dir,
     )
     out = Output()
     lines = page.header_md(r)
     for d in study.datasets:
         lines += page.results_md(r, d)
+    lines += search_md(r, out)
     lines += page.published_md(r)
     for section in sections:
         lines += section(r, out)
+    lines += findings_md(r, out)
     lines += page.figures_md(r, out)
     for d in study.datasets:
         lines += page.grids_md(r, d, out)

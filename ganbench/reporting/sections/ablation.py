@@ -181,8 +181,7 @@ def truncation(r: Report, out: Output) -> list[str]:
     for d in r.study.datasets:
         flags, counts, ortho = {}, [], {}
         for v in r.study.variants:
-            ok = [s for s in r.study.seeds if r.record(d, v, s)["status"] == "ok"]
-            flags[v] = [amenable_to_truncation(r.record(d, v, s)["truncation"]) for s in ok]
+            flags[v] = [amenable_to_truncation(rec["truncation"]) for rec in r.ok_records(d, v)]
             share = amenable_share(flags[v])
             ortho[v] = r.settings(d, v)["recipe"]["training"]["ortho_beta"]
             beta = f"{ortho[v]:g}" if ortho[v] else "off"
