@@ -104,7 +104,7 @@ OVERRIDES = {
                 "evaluation": EVALUATION,
                 "figures": {"grid_size": 3},
             },
-            variants("sagan", ["baseline", "attention16"]),
+            variants("sagan", ["baseline", "attention32"]),
         ),
         "biggan": study(
             "biggan",
@@ -249,7 +249,7 @@ def test_adding_a_trial_trains_only_it_and_re_selects(repo):
 def test_repro_runs_the_tiny_resnet_studies(repo):
     """Runs after the test above (same repo, same `dvc repro`): SAGAN, BigGAN and the fourth
     study (losses on the ResNet), all through the same stages."""
-    for name, chosen in (("sagan", ["baseline", "attention16"]), ("biggan", ["baseline", "ortho"]),
+    for name, chosen in (("sagan", ["baseline", "attention32"]), ("biggan", ["baseline", "ortho"]),
                          ("losses", ["ns", "hinge", "wgan_gp"])):  # fmt: skip
         steps = [5, 10] if name == "losses" else [4, 8]
         for variant in chosen:
@@ -262,7 +262,7 @@ def test_repro_runs_the_tiny_resnet_studies(repo):
         report = (repo / f"reports/{name}.md").read_text()
         assert all(f"`{v}`" in report for v in chosen), name
         assert (repo / f"reports/{name}.csv").is_file()
-    sagan = record(repo, "sagan-shapes32-attention16-0")
+    sagan = record(repo, "sagan-shapes32-attention32-0")
     assert sagan["generator"] == "raw" and sagan["attention_figure"].endswith("attention.png")
     assert (repo / "reports/sagan/stabilisation.csv").is_file()
     ortho = record(repo, "biggan-shapes32-ortho-0")
@@ -291,7 +291,7 @@ def test_adding_a_seed_runs_only_its_stages_and_its_report(repo):
     params["studies"]["sagan"]["seeds"] = [0, 1]
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     new = {f"{stage}_sagan@sagan-shapes32-{v}-1" for stage in ("train", "evaluate")
-           for v in ("baseline", "attention16")}  # fmt: skip
+           for v in ("baseline", "attention32")}  # fmt: skip
     # the new seed's train and evaluate stages, and the SAGAN report (its params changed)
     assert stale_stages(repo) == new | {"report_sagan@sagan"}
     params["studies"]["sagan"]["seeds"] = [0]
@@ -307,7 +307,7 @@ def test_changing_a_grid_size_re_evaluates_without_retraining(repo):
     assert not any(s.startswith("train_") for s in stale), stale
     assert {s for s in stale if s.startswith("evaluate_")} == {
         "evaluate_sagan@sagan-shapes32-baseline-0",
-        "evaluate_sagan@sagan-shapes32-attention16-0",
+        "evaluate_sagan@sagan-shapes32-attention32-0",
     }
     params["studies"]["sagan"]["recipe"]["figures"]["grid_size"] = 3
     (repo / "params.yaml").write_text(yaml.safe_dump(params))

@@ -372,9 +372,8 @@ def test_the_default_params_resolve_every_run():
     assert {"lucic", "sagan", "biggan"} <= set(params.studies)
     for name, study in params.studies.items():
         assert study.baseline in study.variants
-        assert len(study_runs(params, name)) == len(study.datasets) * len(study.variants) * len(
-            study.seeds
-        )
+        per_pair = len(study.search.trials) + len(study.seeds)  # trials, then re-runs
+        assert len(study_runs(params, name)) == len(study.datasets) * len(study.variants) * per_pair
     lucic = {
         v: resolve_run(params, "lucic", "fashion_mnist", v, 0)
         for v in params.study("lucic").variants
@@ -385,9 +384,10 @@ def test_the_default_params_resolve_every_run():
     rows = [r for v in params.study("lucic").variants.values() for r in v.paper_rows]
     assert sorted(rows) == sorted(PUBLISHED.get("lucic2018_table2").row_keys)
     assert all(s.num_classes == 0 for s in lucic.values())
+    assert len(params.study("lucic").seeds) >= 5  # the best setting's re-runs (issue 10)
     for name in ("sagan", "biggan"):
         study = params.study(name)
-        assert len(study.seeds) >= 2
+        assert len(study.seeds) >= 4  # per ablation row (issue 10)
         for v in study.variants:
             spec = resolve_run(params, name, study.datasets[0], v, study.seeds[0])
             assert spec.recipe.arch.name == "resnet" and spec.num_classes > 0
@@ -398,8 +398,12 @@ def test_the_default_params_resolve_every_run():
     assert ortho.recipe.training.batch_size == 4 * base.recipe.training.batch_size
     assert base.recipe.training.ortho_beta == 0 and ortho.recipe.training.ortho_beta == 1e-4
     assert ortho.recipe.arch.fields()["skip_z"] and ortho.recipe.arch.fields()["shared_embedding"]
-    attention8 = resolve_run(params, "sagan", "fashion_mnist32", "attention8", 0)
+    attention32 = resolve_run(params, "sagan", "fashion_mnist32", "attention32", 0)
+    assert attention32.recipe.arch.fields()["g_attention"] == (32,)
+    every_row = load_plan("configs/ablations_cpu.yaml")  # the rows the default leaves out
+    attention8 = resolve_run(every_row, "sagan", "fashion_mnist32", "attention8", 0)
     assert attention8.recipe.arch.fields()["g_attention"] == (8,)
+    assert len(every_row.study("sagan").variants) == 9 and len(every_row.study("biggan").variants) == 7
 
 
 # ---------------------------------------------------------------------------------------------

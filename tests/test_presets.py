@@ -23,6 +23,8 @@ RUNNING = {  # the studies with seeds; the others are defined but switched off (
     "losses_resnet.yaml": {"losses"},
     "sagan_biggan_cifar10.yaml": {"lucic", "sagan", "biggan"},
     "sagan_biggan_imagenet128.yaml": {"sagan", "biggan"},
+    "ablations_cpu.yaml": {"sagan", "biggan"},
+    "quick.yaml": {"lucic", "sagan", "biggan", "losses"},
 }
 
 # The authors' default hyperparameters of Lucic et al. 2018, "sample 0" of every search
@@ -227,9 +229,28 @@ def test_losses_resnet_objectives_on_the_sngan_resnet() -> None:
     assert recipe(preset, "losses", "wgan").objective.fields()["clip"] == 0.01
 
 
+def off(studies: dict) -> dict:
+    """Studies without their seeds and trial lists (what switches a study on)."""
+    return {
+        n: s.model_copy(update={"seeds": (), "search": s.search.model_copy(update={"trials": ()})})
+        for n, s in studies.items()
+    }
+
+
+def test_ablations_cpu_is_the_default_with_every_row() -> None:
+    """The default runs a subset of the ablations' rows; this preset runs every row, on the
+    default's recipes and seeds."""
+    default, preset = load_params(str(ROOT / "params.yaml")), plan("ablations_cpu.yaml")
+    for name in ("sagan", "biggan"):
+        ours, full = default.study(name), preset.study(name)
+        assert set(ours.variants) < set(full.variants) and ours.seeds == full.seeds
+        assert ours.recipe == full.recipe
+        assert all(full.variants[v] == ours.variants[v] for v in ours.variants)
+    assert not preset.study("lucic").seeds and not preset.study("losses").seeds
+
+
 def test_losses_resnet_is_the_default_with_other_seeds() -> None:
     """The default params.yaml with only the losses study switched on."""
     default, preset = load_params(str(ROOT / "params.yaml")), plan("losses_resnet.yaml")
-    no_seeds = {n: s.model_copy(update={"seeds": ()}) for n, s in preset.studies.items()}
-    assert no_seeds == {n: s.model_copy(update={"seeds": ()}) for n, s in default.studies.items()}
+    assert off(preset.studies) == off(default.studies)
     assert preset.model_copy(update={"studies": {}}) == default.model_copy(update={"studies": {}})
