@@ -403,7 +403,9 @@ def test_the_default_params_resolve_every_run():
     every_row = load_plan("configs/ablations_cpu.yaml")  # the rows the default leaves out
     attention8 = resolve_run(every_row, "sagan", "fashion_mnist32", "attention8", 0)
     assert attention8.recipe.arch.fields()["g_attention"] == (8,)
-    assert len(every_row.study("sagan").variants) == 9 and len(every_row.study("biggan").variants) == 7
+    assert (
+        len(every_row.study("sagan").variants) == 9 and len(every_row.study("biggan").variants) == 7
+    )
 
 
 # ---------------------------------------------------------------------------------------------
