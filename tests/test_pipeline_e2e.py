@@ -236,7 +236,8 @@ def test_adding_a_trial_trains_only_it_and_re_selects(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["studies"]["lucic"]["search"]["trials"] = [0, 1, 2]
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    new = {f"{stage}_lucic@lucic-shapes-{m}-t2" for stage in ("search", "search_evaluate")
+    # DVC names a matrix stage by its values: trial 2 of ns is search_lucic@lucic-shapes-ns-2
+    new = {f"{stage}_lucic@lucic-shapes-{m}-2" for stage in ("search", "search_evaluate")
            for m in MODELS}  # fmt: skip
     selects = {f"select_lucic@lucic-shapes-{m}" for m in MODELS}
     # the re-runs hang on the selection's content: stale only if the new trial wins
