@@ -1,4 +1,8 @@
-"""Atomic writes: every output appears whole or not at all (write to a temp file, then os.replace)."""
+"""Atomic writes: every output appears whole or not at all (write to a temp file, then os.replace).
+
+numpy and torch are imported by the functions that use them, so a stage that only reads and
+writes JSON (the selection stage) does not pay for importing torch.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,16 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ganbench.errors import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @contextlib.contextmanager
@@ -57,6 +62,8 @@ def read_json(path: str | os.PathLike) -> dict:
 
 
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    import numpy as np
+
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
@@ -64,19 +71,24 @@ def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
     """Save through a file handle: given a path, torch.save names the zip archive after the (random)
     temp file, so the bytes, and every hash of them, would change on each rebuild."""
+    import torch
+
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save(obj, f)
 
 
 def torch_load(path: str | os.PathLike) -> Any:
     """Load a checkpoint we wrote; ``weights_only=True`` so a file can never run code."""
+    import torch
+
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
+    np = sys.modules.get("numpy")  # not imported: the object is no numpy value
+    if np is not None and isinstance(obj, np.generic):
         return obj.item()
-    if isinstance(obj, np.ndarray):
+    if np is not None and isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
@@ -89,6 +101,8 @@ def write_npz_streamed(path: str | os.PathLike, arrays: dict[str, Any]) -> None:
     ``(shape, dtype, chunks)`` triple, ``chunks`` an iterable of arrays whose concatenation along
     axis 0 has that shape. Atomic like every writer here."""
     import zipfile
+
+    import numpy as np
 
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for name, spec in arrays.items():
@@ -121,6 +135,8 @@ def mmap_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The members of an uncompressed ``.npz`` as copy-on-write memory maps (nothing is read until
     used, so a file larger than memory works); compressed members are read into memory."""
     import zipfile
+
+    import numpy as np
 
     out: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
