@@ -4,8 +4,9 @@
     python benchmarks/stage_times.py repro.log                                 # the table
 
 A stage runs from its `Running stage '<name>'` line to the next stage's line (the last one to the
-end of the log). Stages are grouped by study (`train_<study>@...`, `evaluate_<study>@...`,
-`report_<study>@...`, `baselines_<study>@...`) and the shared data stages.
+end of the log). Stages are grouped by study (the name's last word before `@`: `search_<study>`,
+`search_evaluate_<study>`, `select_<study>`, `train_<study>`, `evaluate_<study>`, `report_<study>`,
+`baselines_<study>`) and the shared data stages.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def durations(lines: list[str]) -> list[tuple[str, float]]:
 
 def group(stage: str) -> str:
     kind = stage.split("@", 1)[0]
-    return kind.split("_", 1)[1] if "_" in kind else "shared data (prepare, classifier, refstats)"
+    return kind.rsplit("_", 1)[1] if "_" in kind else "shared data (prepare, classifier, refstats)"
 
 
 def main() -> None:
