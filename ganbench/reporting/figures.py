@@ -106,13 +106,18 @@ def fid_per_seed(
             counts = [f"{(rv['status'] == s).sum()} {s}" for s in ("diverged", "failed")]
             counts = [c for c in counts if not c.startswith("0 ")]
             ticks.append(v + (f"\n({', '.join(counts)})" if counts else ""))
-        ax.set_xticks(np.arange(len(variants)), ticks, rotation=45, ha="right", fontsize="small")
-        ax.set_xlim(-0.6, len(variants) - 0.4)
-        _log_y(ax)
-        ax.set_ylabel(f"best FID ({labels[dataset]} features)")
-        ax.grid(True, axis="y", which="both", alpha=0.3)
+        _strip_axes(ax, ticks, f"best FID ({labels[dataset]} features)")
 
     return lambda path: _panels(runs, datasets, draw, path)
+
+
+def _strip_axes(ax, ticks: list[str], ylabel: str) -> None:
+    """The axes of a strip plot: one labelled tick per group, FID on a log scale."""
+    ax.set_xticks(np.arange(len(ticks)), ticks, rotation=45, ha="right", fontsize="small")
+    ax.set_xlim(-0.6, len(ticks) - 0.4)
+    _log_y(ax)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
 
 
 def stabilisation(
@@ -193,11 +198,7 @@ def search_fid(
             counts = [c for c in counts if not c.startswith("0 ")]
             name = _group_name(v, phase, len(phases))
             ticks.append(name + (f"\n({', '.join(counts)})" if counts else ""))
-        ax.set_xticks(np.arange(len(groups)), ticks, rotation=45, ha="right", fontsize="small")
-        ax.set_xlim(-0.6, len(groups) - 0.4)
-        _log_y(ax)
-        ax.set_ylabel(f"best FID of a trial ({labels[dataset]} features)")
-        ax.grid(True, axis="y", which="both", alpha=0.3)
+        _strip_axes(ax, ticks, f"best FID of a trial ({labels[dataset]} features)")
 
     return lambda path: _panels(trials, datasets, draw, path)
 
