@@ -26,8 +26,9 @@ data:
 		|| echo "note: apt could not install dataset-fashion-mnist; see README (Data)"; \
 	fi
 
+# `dvc repro` runs one stage at a time; ganbench.repro runs the same stages one per core.
 repro: install data
-	dvc repro
+	python -m ganbench.repro
 
 test: install data
 	ruff check ganbench stages tests benchmarks

@@ -1,0 +1,167 @@
+"""The parallel runner (ganbench/repro.py): which stages it plans, the order it keeps, what a
+failure stops, and one real DVC repository run with two stages at once."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganbench.repro import main, make_plan, run_plan, stage_cost
+
+# prepare -> {train@a, train@b} -> report; other -> nothing
+DEPS = {
+    "prepare": set(),
+    "train@a": {"prepare"},
+    "train@b": {"prepare"},
+    "report": {"train@a", "train@b"},
+    "other": set(),
+}
+
+
+def test_plan_takes_changed_stages_and_everything_downstream():
+    plan = make_plan(DEPS, ["train@a"])
+    assert plan.stages == ["train@a", "report"]
+    assert plan.waits_for == {"train@a": set(), "report": {"train@a"}}  # train@b is up to date
+
+
+def test_plan_stays_inside_the_targets_upstream():
+    assert make_plan(DEPS, ["prepare", "other"], ["train@b"]).stages == ["prepare", "train@b"]
+    assert make_plan(DEPS, ["other"], ["report"]).stages == []
+
+
+def test_plan_orders_every_stage_after_what_it_reads():
+    plan = make_plan(DEPS, ["prepare", "other"])
+    pos = {s: i for i, s in enumerate(plan.stages)}
+    assert set(pos) == set(DEPS)
+    assert all(pos[up] < pos[s] for s, ups in DEPS.items() for up in ups)
+
+
+def test_priority_is_the_critical_path_of_stage_costs():
+    plan = make_plan(DEPS, ["prepare", "other"])
+    assert stage_cost("train@a") == 10.0 and stage_cost("report") == 1.0
+    assert plan.priority["report"] == 1.0
+    assert plan.priority["train@a"] == 11.0
+    assert plan.priority["prepare"] == 12.0
+    assert plan.priority["other"] == 1.0
+
+
+class FakeStages:
+    """``run_one`` for run_plan: sleeps, records start/end, fails the stages named in ``fail``."""
+
+    def __init__(self, fail=()):
+        self.fail, self.times, self.lock = set(fail), {}, threading.Lock()
+
+    def __call__(self, stage):
+        start = time.monotonic()
+        time.sleep(0.05)
+        with self.lock:
+            self.times[stage] = (start, time.monotonic())
+        return (1, "boom") if stage in self.fail else (0, "ok")
+
+
+def test_run_plan_keeps_dependencies_and_runs_independent_stages_at_once():
+    fake = FakeStages()
+    failed, not_run = run_plan(make_plan(DEPS, ["prepare", "other"]), 2, fake, log=lambda m: None)
+    assert failed == [] and not_run == []
+    t = fake.times
+    assert set(t) == set(DEPS)
+    for stage, ups in DEPS.items():
+        assert all(t[up][1] <= t[stage][0] for up in ups), stage
+    a, b = t["train@a"], t["train@b"]
+    assert a[0] < b[1] and b[0] < a[1]  # the two trains overlapped
+
+
+def test_run_plan_with_one_job_runs_one_stage_at_a_time():
+    fake = FakeStages()
+    run_plan(make_plan(DEPS, ["prepare", "other"]), 1, fake, log=lambda m: None)
+    spans = sorted(fake.times.values())
+    assert all(prev[1] <= nxt[0] for prev, nxt in zip(spans, spans[1:], strict=False))
+
+
+def test_a_failed_stage_stops_new_starts_and_its_dependents():
+    fake = FakeStages(fail={"prepare"})
+    lines = []
+    failed, not_run = run_plan(make_plan(DEPS, ["prepare"]), 1, fake, log=lines.append)
+    assert failed == ["prepare"]
+    assert sorted(not_run) == ["report", "train@a", "train@b"]
+    assert set(fake.times) == {"prepare"}
+    assert any("FAILED 'prepare' (exit 1)" in line and "boom" in line for line in lines)
+
+
+def _dvc_repo(tmp_path: Path, stages: dict) -> Path:
+    if shutil.which("dvc") is None:
+        pytest.skip("dvc not on PATH")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    return tmp_path
+
+
+def _stamp(name: str, sleep: float, deps: list[str] = (), fail: bool = False) -> dict:
+    """A stage that sleeps, then writes ``<name>.txt`` with its start and end time."""
+    body = (
+        f"import time; s = time.time(); time.sleep({sleep}); "
+        f"{'raise SystemExit(3); ' if fail else ''}"
+        f"open('{name}.txt', 'w').write(f'{{s}} {{time.time()}}')"
+    )
+    return {"cmd": f'python -c "{body}"', "deps": list(deps), "outs": [f"{name}.txt"]}
+
+
+@pytest.mark.slow
+def test_runs_a_dvc_pipeline_two_stages_at_once_and_records_them(tmp_path, monkeypatch, capsys):
+    repo = _dvc_repo(
+        tmp_path,
+        {
+            "base": _stamp("base", 0.1),
+            "a": _stamp("a", 2.0, ["base.txt"]),
+            "b": _stamp("b", 2.0, ["base.txt"]),
+            "top": _stamp("top", 0.1, ["a.txt", "b.txt"]),
+        },
+    )
+    monkeypatch.chdir(repo)
+    assert main(["--jobs", "2"]) == 0
+    span = {
+        n: tuple(map(float, (repo / f"{n}.txt").read_text().split()))
+        for n in ["base", "a", "b", "top"]
+    }
+    assert span["base"][1] <= min(span["a"][0], span["b"][0])
+    assert max(span["a"][1], span["b"][1]) <= span["top"][0]
+    assert span["a"][0] < span["b"][1] and span["b"][0] < span["a"][1]  # a and b overlapped
+    assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == {
+        "base",
+        "a",
+        "b",
+        "top",
+    }
+    status = subprocess.run(["dvc", "status", "-q"], cwd=repo)
+    assert status.returncode == 0  # everything up to date, as after `dvc repro`
+    capsys.readouterr()
+    assert main(["--jobs", "2"]) == 0
+    assert "0 stage(s) to check" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_failing_dvc_stage_exits_1_and_runs_nothing_downstream(tmp_path, monkeypatch, capsys):
+    repo = _dvc_repo(
+        tmp_path,
+        {"bad": _stamp("bad", 0.1, fail=True), "after": _stamp("after", 0.1, ["bad.txt"])},
+    )
+    monkeypatch.chdir(repo)
+    assert main(["--jobs", "2"]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED 'bad'" in captured.out
+    assert "stage(s) failed: bad; 1 stage(s) not started" in captured.err
+    assert not (repo / "after.txt").exists()
+
+
+def test_unknown_target_is_named(tmp_path, monkeypatch):
+    repo = _dvc_repo(tmp_path, {"base": _stamp("base", 0.0)})
+    monkeypatch.chdir(repo)
+    with pytest.raises(SystemExit, match=r"unknown stage\(s\) \['nope'\]"):
+        main(["--jobs", "1", "nope"])
