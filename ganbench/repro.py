@@ -32,6 +32,16 @@ from dataclasses import dataclass, field
 COST = {"train": 10.0, "search": 10.0, "classifier": 10.0, "evaluate": 3.0}
 RETRY_MARKERS = ("Unable to acquire lock", "is busy, it is being blocked by")
 RETRIES = 20
+DVC_CHATTER = (
+    "To track the changes",
+    "git add",
+    "To enable auto staging",
+    "dvc config core.autostage",
+    "Use `dvc push`",
+    "Running stage",
+    "Updating lock file",
+    "Generating lock file",
+)
 
 
 @dataclass
@@ -130,18 +140,24 @@ def run_plan(
 
 
 def dvc_run_one(stage: str) -> tuple[int, str]:
-    """``dvc repro --single-item stage``, retried while another process holds a lock it needs."""
+    """``dvc repro --single-item stage``, waiting for DVC's repo lock (held by another stage's
+    commit) and retried while an output it reads is busy; DVC's chatter is left out."""
     for _ in range(RETRIES):
         proc = subprocess.run(
-            ["dvc", "repro", "--quiet", "--single-item", stage],
+            ["dvc", "--wait-for-lock", "repro", "--single-item", stage],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         if proc.returncode == 0 or not any(m in proc.stdout for m in RETRY_MARKERS):
-            return proc.returncode, proc.stdout
+            break
         time.sleep(1.0)
-    return proc.returncode, proc.stdout
+    lines = proc.stdout.splitlines()
+    if proc.returncode == 0:
+        lines = [
+            line for line in lines if line.strip() and not line.lstrip().startswith(DVC_CHATTER)
+        ]
+    return proc.returncode, "\n".join(lines)
 
 
 def dvc_graph(targets: list[str]) -> tuple[dict[str, set[str]], list[str]]:

@@ -165,3 +165,28 @@ def test_unknown_target_is_named(tmp_path, monkeypatch):
     monkeypatch.chdir(repo)
     with pytest.raises(SystemExit, match=r"unknown stage\(s\) \['nope'\]"):
         main(["--jobs", "1", "nope"])
+
+
+@pytest.mark.slow
+def test_a_stage_waits_for_the_repo_lock_another_process_holds(tmp_path, monkeypatch):
+    """DVC gives up on its repo lock after 3 s by default; a stage finishing while another
+    process commits (holds the lock) must wait for it, not fail after its command ran."""
+    import zc.lockfile
+
+    body = "import time; open('started', 'a').write('1'); time.sleep(1); open('out.txt', 'w').write('x')"
+    repo = _dvc_repo(tmp_path, {"one": {"cmd": f'python -c "{body}"', "outs": ["out.txt"]}})
+    monkeypatch.chdir(repo)
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault("rc", main(["--jobs", "1"])))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not (repo / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    held = zc.lockfile.LockFile(str(repo / ".dvc" / "tmp" / "lock"))  # DVC released it to run
+    time.sleep(5)
+    held.close()
+    runner.join(60)
+    assert result == {"rc": 0}
+    assert (repo / "started").read_text() == "1"  # its command ran once: not failed and re-run
+    assert (repo / "out.txt").read_text() == "x"
+    assert "one" in yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
