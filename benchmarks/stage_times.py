@@ -1,10 +1,14 @@
-"""Wall time of a `dvc repro` per stage and per study, from a log whose lines carry a timestamp.
+"""Time per stage and per study of a `make repro` or `dvc repro`, from a log whose lines carry a
+timestamp.
 
-    dvc repro 2>&1 | python benchmarks/stage_times.py --stamp > repro.log   # time-stamps lines
+    make repro 2>&1 | tee repro.log                                            # stamped lines
+    dvc repro 2>&1 | python benchmarks/stage_times.py --stamp > repro.log      # time-stamps lines
     python benchmarks/stage_times.py repro.log                                 # the table
 
-A stage runs from its `Running stage '<name>'` line to the next stage's line (the last one to the
-end of the log). Stages are grouped by study (the name's last word before `@`: `search_<study>`,
+`make repro` (ganbench.repro, stages side by side) logs `done '<name>' in <s> s` per stage: that is
+the stage's time. In a `dvc repro` log (one stage at a time) a stage runs from its
+`Running stage '<name>'` line to the next stage's line (the last one to the end of the log). The
+last row is the wall time from the first stamped line to the last. Stages are grouped by study (the name's last word before `@`: `search_<study>`,
 `search_evaluate_<study>`, `select_<study>`, `train_<study>`, `evaluate_<study>`, `report_<study>`,
 `baselines_<study>`) and the shared data stages.
 """
@@ -18,6 +22,7 @@ import time
 from collections import defaultdict
 
 RUNNING = re.compile(r"Running stage '([^']+)'")
+DONE = re.compile(r"done '([^']+)' in ([\d.]+) s")
 
 
 def stamp() -> None:
@@ -26,6 +31,9 @@ def stamp() -> None:
 
 
 def durations(lines: list[str]) -> list[tuple[str, float]]:
+    done = [m.groups() for line in lines if (m := DONE.search(line))]
+    if done:
+        return [(name, float(seconds)) for name, seconds in done]
     starts = []
     for line in lines:
         ts, _, text = line.partition(" ")
@@ -54,13 +62,17 @@ def main() -> None:
     totals: dict[str, list[float]] = defaultdict(list)
     for name, seconds in durations(lines):
         totals[group(name)].append(seconds)
-    print("| part | stages | time |\n|---|---|---|")
+    print("| part | stages | stage time |\n|---|---|---|")
     for name, times in totals.items():
-        print(f"| {name} | {len(times)} | {sum(times):,.0f} s ({sum(times) / 60:.1f} min) |")
+        print(f"| {name} | {len(times)} | {_minutes(sum(times))} |")
     everything = sum(sum(t) for t in totals.values())
-    print(
-        f"| all | {sum(map(len, totals.values()))} | {everything:,.0f} s ({everything / 60:.1f} min) |"
-    )
+    print(f"| all stages | {sum(map(len, totals.values()))} | {_minutes(everything)} |")
+    wall = float(lines[-1].partition(" ")[0]) - float(lines[0].partition(" ")[0])
+    print(f"| wall time, first to last line | | {_minutes(wall)} |")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:,.0f} s ({seconds / 60:.1f} min)"
 
 
 if __name__ == "__main__":

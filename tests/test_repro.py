@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -190,3 +191,40 @@ def test_a_stage_waits_for_the_repo_lock_another_process_holds(tmp_path, monkeyp
     assert (repo / "started").read_text() == "1"  # its command ran once: not failed and re-run
     assert (repo / "out.txt").read_text() == "x"
     assert "one" in yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+
+
+def _stage_times(tmp_path: Path, log: str) -> str:
+    path = tmp_path / "repro.log"
+    path.write_text(log)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "stage_times.py"
+    return subprocess.run(
+        [sys.executable, str(script), str(path)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_stage_times_reads_the_runners_done_lines(tmp_path):
+    log = (
+        "100.0 2 stage(s) to check, 2 at once\n"
+        "100.0 Running stage 'train_lucic@lucic-x-ns-0'\n"
+        "100.0 Running stage 'train_sagan@sagan-x-b-0'\n"
+        "130.0 done 'train_lucic@lucic-x-ns-0' in 30.0 s\n"
+        "ok after 800 steps\n"
+        "140.5 done 'train_sagan@sagan-x-b-0' in 40.5 s\n"
+    )
+    table = _stage_times(tmp_path, log)
+    assert "| lucic | 1 | 30 s (0.5 min) |" in table
+    assert "| sagan | 1 | 40 s (0.7 min) |" in table  # 40.5 s, rounded
+    assert "| all stages | 2 | 70 s (1.2 min) |" in table
+    assert "| wall time, first to last line | | 40 s (0.7 min) |" in table
+
+
+def test_stage_times_reads_a_serial_dvc_repro_log(tmp_path):
+    log = (
+        "10.0 Running stage 'prepare@fashion_mnist'\n"
+        "12.0 Running stage 'evaluate_biggan@biggan-x-b-0'\n"
+        "20.0 Updating lock file 'dvc.lock'\n"
+    )
+    table = _stage_times(tmp_path, log)
+    assert "| shared data (prepare, classifier, refstats) | 1 | 2 s (0.0 min) |" in table
+    assert "| biggan | 1 | 8 s (0.1 min) |" in table
+    assert "| wall time, first to last line | | 10 s (0.2 min) |" in table
