@@ -157,7 +157,14 @@ BAD = [
         {"batch_size": 9, "nproc": 2},
         f"{LR}.training.batch_size",
         9,
-        ["a multiple of nproc (2)"],
+        ["a multiple of nproc x accumulate (2 x 1)"],
+    ),
+    (
+        f"{LR}.training",
+        {"batch_size": 12, "nproc": 2, "accumulate": 4},
+        f"{LR}.training.batch_size",
+        12,
+        ["a multiple of nproc x accumulate (2 x 4)"],
     ),
     (
         f"{LR}.training.steps_by_dataset",

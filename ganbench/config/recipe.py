@@ -39,6 +39,9 @@ class Training(Block):
     ortho_beta: float = Field(0.0, ge=0)  # orthogonal regularisation of G (BigGAN: 1e-4)
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     nproc: int = Field(1, ge=1)  # processes under torchrun (one per GPU)
+    # micro-batches per step whose gradients add up before the optimizer step (BigGAN-PyTorch's
+    # num_D_accumulations / num_G_accumulations): each process's share of the batch is split in k
+    accumulate: int = Field(1, ge=1)
     num_checkpoints: int = Field(4, ge=1)  # evaluation points, evenly spaced
     resume_every: int = Field(250, ge=1)  # steps between resumable snapshots
 
@@ -49,11 +52,12 @@ class Training(Block):
                 raise FieldError(
                     "num_checkpoints", self.num_checkpoints, f"an int in [1, steps={steps}]"
                 )
-        if self.batch_size % self.nproc:
+        if self.batch_size % (self.nproc * self.accumulate):
             raise FieldError(
                 "batch_size",
                 self.batch_size,
-                f"a multiple of nproc ({self.nproc}): the global batch is split evenly",
+                f"a multiple of nproc x accumulate ({self.nproc} x {self.accumulate}): the global "
+                "batch is split evenly over processes and micro-batches",
             )
         return self
 

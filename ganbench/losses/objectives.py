@@ -178,7 +178,7 @@ class BEGAN(Objective):
     def __init__(self, params: BeganParams, penalty: Penalty | None = None) -> None:
         super().__init__(params, penalty)
         self.k = torch.zeros(())  # k_0 = 0
-        self._last: tuple[Tensor, Tensor] | None = None
+        self._errors: list[tuple[Tensor, Tensor]] = []  # this D step's (micro-)batches
 
     def d_loss(self, *, G, D, real, z, y_real=None, y_fake=None, joint=False):
         with torch.no_grad():
@@ -187,7 +187,7 @@ class BEGAN(Objective):
         fake_err = L.reconstruction_error(reconstruction=D(fake), target=fake)
         self.k = self.k.to(real.device)
         loss = L.began_d_loss(real_recon_error=real_err, fake_recon_error=fake_err, k=self.k)
-        self._last = (real_err.detach(), fake_err.detach())
+        self._errors.append((real_err.detach(), fake_err.detach()))
         convergence = L.began_convergence(
             real_recon_error=real_err.detach(),
             fake_recon_error=fake_err.detach(),
@@ -204,7 +204,9 @@ class BEGAN(Objective):
 
     @torch.no_grad()
     def after_d_step(self, D):
-        real_err, fake_err = self._last
+        """k's update from the step's mean errors (over its micro-batches when accumulating)."""
+        real_err, fake_err = (torch.stack(e).mean(0) for e in zip(*self._errors, strict=True))
+        self._errors = []
         self.k = L.began_k_update(
             k=self.k,
             real_recon_error=real_err,

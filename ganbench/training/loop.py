@@ -163,9 +163,37 @@ class Trainer:
         return state
 
     # -- one step ------------------------------------------------------------------------------
-    def _optimise(self, loss: Tensor, opt: torch.optim.Optimizer) -> None:
-        opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+    def _micro_batches(self, *tensors: Tensor | None):
+        """``training.accumulate`` equal slices of each tensor (None stays None), in order."""
+        k = self.spec.recipe.training.accumulate
+        return zip(*((None,) * k if x is None else x.chunk(k) for x in tensors), strict=True)
+
+    def _accumulate(self, module, micro_batches, loss_fn, add_last=None) -> dict[str, Tensor]:
+        """Backward ``loss_fn(*micro_batch) / k`` for each micro-batch (gradients add up to the
+        full batch's mean loss), ``add_last()`` (a term on the weights) added once, to the last
+        one; DDP synchronises only on the last. Returns the logs' mean over the micro-batches."""
+        k = self.spec.recipe.training.accumulate
+        parts = []
+        for i, batch in enumerate(micro_batches):
+            last = i == k - 1
+            sync = (
+                contextlib.nullcontext()
+                if last or not hasattr(module, "no_sync")
+                else module.no_sync()
+            )
+            with sync:
+                loss, logs = loss_fn(*batch)
+                loss = loss if k == 1 else loss / k
+                if last and add_last is not None:
+                    name, term = add_last()
+                    loss, logs = loss + term, {**logs, name: term.detach()}
+                self.scaler.scale(loss).backward()
+            parts.append(logs)
+        if k == 1:
+            return parts[0]
+        return {key: torch.stack([p[key] for p in parts if key in p]).mean(0) for key in parts[-1]}
+
+    def _step(self, opt: torch.optim.Optimizer) -> None:
         self.scaler.step(opt)
         self.scaler.update()
 
@@ -179,34 +207,51 @@ class Trainer:
 
     def train_step(self) -> dict[str, Tensor]:
         """One D step (if the objective has a D optimizer) and, every g_every steps, one G step
-        (+ orthogonal regularisation, + EMA update)."""
+        (+ orthogonal regularisation, + EMA update). With ``training.accumulate`` = k each step's
+        batch is k micro-batches whose gradients add up before the one optimizer step (BigGAN-
+        PyTorch's ``num_D_accumulations`` / ``num_G_accumulations``, train_fns.py): the same update
+        as the whole batch for a network without BatchNorm; BatchNorm in train mode normalises
+        over each micro-batch, and spectral norm runs one power iteration per micro-batch forward,
+        as there."""
         obj, t = self.objective, self.spec.recipe.training
         real, y_real = self.sampler.batch(self.step)  # (B, C, H, W) in [0, 1]; labels or None
         amp = autocast(self.device, t.precision)
         logs: dict[str, Tensor] = {}
         if self.opt_d is not None:
             z, y_fake = self._fake_inputs()
-            with amp:
-                loss, logs = obj.d_loss(
-                    G=self.G, D=self.D_train, real=real, z=z, y_real=y_real, y_fake=y_fake,
-                    joint=t.d_forward == "joint",
-                )  # fmt: skip
-            self._optimise(loss, self.opt_d)
+
+            def d_loss(real, y_real, z, y_fake):
+                with amp:
+                    return obj.d_loss(
+                        G=self.G, D=self.D_train, real=real, z=z, y_real=y_real, y_fake=y_fake,
+                        joint=t.d_forward == "joint",
+                    )  # fmt: skip
+
+            self.opt_d.zero_grad(set_to_none=True)
+            logs = self._accumulate(
+                self.D_train, self._micro_batches(real, y_real, z, y_fake), d_loss
+            )
+            self._step(self.opt_d)
             obj.after_d_step(self.D)
         if (self.step + 1) % self.g_every == 0:
             z, y_fake = self._fake_inputs()  # fresh z (and labels) for the G step
             for p in self._d_only:
                 p.requires_grad_(False)
-            with amp:
-                loss, g_logs = obj.g_loss(G=self.G_train, D=self.D, real=real, z=z, y_fake=y_fake)
-            logs = {**logs, **g_logs}
-            if t.ortho_beta:
-                ortho = orthogonal_regularization(
+
+            def g_loss(real, z, y_fake):
+                with amp:
+                    return obj.g_loss(G=self.G_train, D=self.D, real=real, z=z, y_fake=y_fake)
+
+            def ortho():  # once per G step (on the weights, not the batch)
+                return "ortho", orthogonal_regularization(
                     self.G, beta=t.ortho_beta, exclude=(SHARED_EMBEDDING,)
                 )
-                logs["ortho"] = ortho.detach()
-                loss = loss + ortho
-            self._optimise(loss, self.opt_g)
+
+            self.opt_g.zero_grad(set_to_none=True)
+            micro = self._micro_batches(real, z, y_fake)
+            g_logs = self._accumulate(self.G_train, micro, g_loss, ortho if t.ortho_beta else None)
+            logs = {**logs, **g_logs}
+            self._step(self.opt_g)
             for p in self._d_only:
                 p.requires_grad_(True)
             if self.ema is not None:
