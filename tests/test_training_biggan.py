@@ -55,6 +55,46 @@ def test_ortho_zero_for_orthogonal_rows() -> None:
     assert orthogonal_regularization(layer, beta=1.0).item() == pytest.approx(0.0, abs=1e-9)
 
 
+def _masked_reference(w: torch.Tensor) -> torch.Tensor:
+    """The N x N form, as BigGAN-PyTorch's utils.ortho builds it."""
+    gram = w @ w.T
+    return (gram * (1 - torch.eye(w.shape[0], dtype=w.dtype))).square().sum()
+
+
+def test_ortho_tall_weight_hand_computed_3x2() -> None:
+    # W = W23^T: rows (1, 4), (2, 5), (3, 6); their dot products 22, 27, 36:
+    # 2 * (22^2 + 27^2 + 36^2) = 2 * 2509 = 5018, computed on the 2 x 2 side.
+    assert orthogonal_regularization(_linear(W23.T), beta=1.0).item() == pytest.approx(5018.0)
+
+
+@pytest.mark.parametrize("shape", [(40, 7), (7, 40), (64, 64), (300, 3)])
+@pytest.mark.parametrize("orthonormal_columns", [False, True])
+def test_ortho_value_and_gradient_match_the_n_by_n_form(shape, orthonormal_columns) -> None:
+    g = torch.Generator().manual_seed(sum(shape))
+    w = torch.randn(*shape, generator=g, dtype=torch.float64)
+    if orthonormal_columns and shape[0] >= shape[1]:
+        w = torch.linalg.qr(w)[0]  # near the regulariser's target: the most cancellation
+    ours, ref = _linear(w.float()), _linear(w.float())
+    reg = orthogonal_regularization(ours, beta=1.0)
+    expected = _masked_reference(ref.weight)
+    torch.testing.assert_close(reg, expected, rtol=1e-5, atol=1e-5)
+    reg.backward()
+    expected.backward()
+    torch.testing.assert_close(ours.weight.grad, ref.weight.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_ortho_of_a_tall_weight_forms_no_n_by_n_matrix() -> None:
+    """G's first linear layer at ImageNet scale (BigGAN, ch 96: 4*4*16*96 = 24576 outputs, 20 +
+    128 inputs): its N x N Gram would take 2.4 GB; the M x M side takes 88 kB."""
+    layer = nn.Linear(148, 24576, bias=False)
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        orthogonal_regularization(layer).backward()
+    biggest = max(e.cpu_memory_usage for e in prof.key_averages())
+    assert biggest < 100 * 2**20  # bytes: the weight itself is 14.5 MB
+
+
 def test_ortho_skips_1d_params_and_excluded_names() -> None:
     model = nn.Module()
     model.fc = _linear(W23)  # weight counted, bias (1-D) skipped
@@ -140,6 +180,30 @@ def test_ema_copies_before_start_step_then_averages() -> None:
     ema.update(10)  # first averaged step
     for shadow in ema.params.values():
         torch.testing.assert_close(shadow, torch.full_like(shadow, 2.0))
+
+
+def test_ema_foreach_update_is_the_per_tensor_formula_bitwise() -> None:
+    """The fused update (torch._foreach_*) does per element what the per-tensor loop
+    ``shadow.mul_(decay).add_(param, alpha=1 - decay)`` did: the same bits."""
+    model = _model()
+    ema = EMA(model, decay=0.97, start_step=2)
+    reference = {k: v.detach().clone() for k, v in model.named_parameters()}
+    for step in range(6):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        model.train()
+        model(torch.randn(8, 3))  # moves BN's running statistics (buffers, copied)
+        ema.update(step)
+        for k, p in model.named_parameters():
+            if step < 2:
+                reference[k].copy_(p.detach())
+            else:
+                reference[k].mul_(0.97).add_(p.detach(), alpha=1.0 - 0.97)
+        for k in reference:
+            assert torch.equal(ema.params[k], reference[k]), (step, k)
+        for k, b in model.named_buffers():
+            assert torch.equal(ema.buffers[k], b), (step, k)
 
 
 def test_ema_buffers_copied_and_ema_model() -> None:

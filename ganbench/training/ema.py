@@ -45,14 +45,16 @@ class EMA:
     def update(self, step: int) -> None:
         """Fold the model's current weights into the shadow at training step ``step``."""
         params = dict(self.model.named_parameters())
+        shadows = list(self.params.values())
+        current = [params[k].detach() for k in self.params]
         if step < self.start_step:
-            for k, shadow in self.params.items():
-                shadow.copy_(params[k])
-        else:
-            for k, shadow in self.params.items():
-                shadow.mul_(self.decay).add_(params[k].detach(), alpha=1.0 - self.decay)
-        for k, b in self.model.named_buffers():
-            self.buffers[k].copy_(b)
+            torch._foreach_copy_(shadows, current)
+        else:  # one fused kernel per op over all tensors (was a Python loop per tensor)
+            torch._foreach_mul_(shadows, self.decay)
+            torch._foreach_add_(shadows, current, alpha=1.0 - self.decay)
+        buffers = dict(self.model.named_buffers())
+        if buffers:
+            torch._foreach_copy_(list(self.buffers.values()), [buffers[k] for k in self.buffers])
         self.num_updates += 1
 
     @torch.no_grad()

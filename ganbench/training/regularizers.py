@@ -43,20 +43,35 @@ def orthogonal_regularization(
     hook-based ``weight_orig``), never the normalised weight: the raw weight is the trained
     parameter, as in BigGAN-PyTorch whose SN layers keep the raw weight as the parameter.
     Shared parameters are counted once. Differentiable; returns a 0-d tensor (zero when no
-    parameter qualifies).
+    parameter qualifies). A weight with more rows than columns (N > M, e.g. G's first linear
+    layer at ImageNet scale: 24576 x 148) is computed on the M x M side, see
+    :func:`_off_diagonal_gram_energy`.
     """
     exclude = tuple(exclude)
     total: Tensor | None = None
     for name, param in module.named_parameters():
         if param.dim() < 2 or _excluded(name, exclude):
             continue
-        w = param.reshape(param.shape[0], -1)
-        gram = w @ w.T
-        off_diag = gram * (1 - torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype))
-        term = off_diag.square().sum()
+        term = _off_diagonal_gram_energy(param.reshape(param.shape[0], -1))
         total = term if total is None else total + term
     if total is None:
         p = next(iter(module.parameters()), None)
         device = p.device if p is not None else torch.device("cpu")
         return torch.zeros((), device=device)
     return beta * total
+
+
+def _off_diagonal_gram_energy(w: Tensor) -> Tensor:
+    """``||W W^T * (1 - I)||_F^2`` for ``W`` of shape (N, M), without an N x N matrix when N > M.
+
+    N <= M: the N x N Gram with its diagonal zeroed in place (no mask is allocated).
+    N > M: ``||W W^T||_F^2 = ||W^T W||_F^2`` (both are the sum of the squared singular values'
+    squares) and the diagonal of ``W W^T`` holds the rows' squared norms, so the energy is
+    ``||W^T W||_F^2 - sum_i ||w_i||^4``: an M x M Gram and N norms. Equal to the N x N form up to
+    float rounding (tests/test_training_biggan.py).
+    """
+    n, m = w.shape
+    if n <= m:
+        gram = w @ w.T
+        return gram.fill_diagonal_(0).square().sum()
+    return (w.T @ w).square().sum() - w.square().sum(1).square().sum()
