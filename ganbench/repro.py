@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 COST = {"train": 10.0, "search": 10.0, "classifier": 10.0, "evaluate": 3.0}
 RETRY_MARKERS = ("Unable to acquire lock", "is busy, it is being blocked by")
 RETRIES = 20
+CHAIN = 3  # stages per DVC call at most
 DVC_CHATTER = (
     "To track the changes",
     "git add",
@@ -39,6 +41,7 @@ DVC_CHATTER = (
     "dvc config core.autostage",
     "Use `dvc push`",
     "Running stage",
+    "Stage '",
     "Updating lock file",
     "Generating lock file",
 )
@@ -97,27 +100,56 @@ def _topological(waits_for: dict[str, set[str]]) -> list[str]:
     return order
 
 
+@dataclass
+class Ran:
+    """One stage of a ``run_one`` call: its exit status (0: done), seconds and output."""
+
+    stage: str
+    rc: int
+    seconds: float
+    output: str
+
+
+def next_batch(plan: Plan, todo: list[str], done: set[str], first: str) -> list[str]:
+    """``first`` and, up to ``CHAIN`` stages, the one stage it alone holds back, and so on
+    (train -> evaluate): one DVC call for a chain saves DVC's start-up and index per stage and
+    loses no parallelism (a stage that unblocks several ends its batch)."""
+    batch = [first]
+    while len(batch) < CHAIN:
+        inside = done | set(batch)
+        unblocked = [
+            s for s in todo
+            if s not in batch and batch[-1] in plan.waits_for[s] and plan.waits_for[s] <= inside
+        ]  # fmt: skip
+        if len(unblocked) != 1:
+            break
+        batch.append(unblocked[0])
+    return batch
+
+
 def run_plan(
-    plan: Plan, jobs: int, run_one: Callable[[str], tuple[int, str]], log=print
+    plan: Plan, jobs: int, run_one: Callable[[list[str]], list[Ran]], log=print
 ) -> tuple[list[str], list[str]]:
-    """Run ``plan`` with ``jobs`` workers; return the failed stages and those never started."""
+    """Run ``plan`` with ``jobs`` workers, each taking a batch (:func:`next_batch`) at a time;
+    return the failed stages and those never started."""
     done, running, failed = set(), set(), []
     lock = threading.Condition()
     todo = list(plan.stages)
 
-    def work(stage: str) -> None:
-        start = time.time()
-        rc, output = run_one(stage)
+    def work(batch: list[str]) -> None:
+        results = run_one(batch)
         with lock:
-            running.discard(stage)
-            if rc == 0:
-                done.add(stage)
-                log(
-                    f"{time.time():.3f} done '{stage}' in {time.time() - start:.1f} s\n{output}".rstrip()
-                )
-            else:
-                failed.append(stage)
-                log(f"{time.time():.3f} FAILED '{stage}' (exit {rc}):\n{output}".rstrip())
+            running.difference_update(batch)
+            for r in results:
+                if r.rc == 0:
+                    done.add(r.stage)
+                    log(
+                        f"{time.time():.3f} done '{r.stage}' in {r.seconds:.1f} s\n{r.output}".rstrip()
+                    )
+                else:
+                    failed.append(r.stage)
+                    log(f"{time.time():.3f} FAILED '{r.stage}' (exit {r.rc}):\n{r.output}".rstrip())
+            todo.extend(s for s in batch if s not in done and s not in failed)  # not reached
             lock.notify_all()
 
     with lock:
@@ -131,33 +163,54 @@ def run_plan(
             if len(running) >= jobs or not ready:
                 lock.wait()
                 continue
-            stage = max(ready, key=lambda s: plan.priority.get(s, 0.0))
-            todo.remove(stage)
-            running.add(stage)
-            log(f"{time.time():.3f} Running stage '{stage}'")
-            threading.Thread(target=work, args=(stage,), daemon=True).start()
+            first = max(ready, key=lambda s: plan.priority.get(s, 0.0))
+            batch = next_batch(plan, todo, done, first)
+            for stage in batch:
+                todo.remove(stage)
+            running.update(batch)
+            log(f"{time.time():.3f} Running {', '.join(repr(s) for s in batch)}")
+            threading.Thread(target=work, args=(batch,), daemon=True).start()
     return failed, todo
 
 
-def dvc_run_one(stage: str) -> tuple[int, str]:
-    """``dvc repro --single-item stage``, waiting for DVC's repo lock (held by another stage's
-    commit) and retried while an output it reads is busy; DVC's chatter is left out."""
+STARTED = re.compile(r"^Running stage '([^']+)'")
+SKIPPED = re.compile(r"^Stage '([^']+)' didn't change, skipping")
+
+
+def dvc_run_one(batch: list[str]) -> list[Ran]:
+    """``dvc --wait-for-lock repro --single-item <batch>`` (in the batch's order), each stage's
+    time and output read from DVC's stream; retried while an output it reads is busy."""
     for _ in range(RETRIES):
-        proc = subprocess.run(
-            ["dvc", "--wait-for-lock", "repro", "--single-item", stage],
+        marks, lines = [], []  # (line index, stage, time) where a stage starts
+        start = time.time()
+        with subprocess.Popen(
+            ["dvc", "--wait-for-lock", "repro", "--single-item", *batch],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-        )
-        if proc.returncode == 0 or not any(m in proc.stdout for m in RETRY_MARKERS):
+        ) as proc:
+            for line in proc.stdout:
+                m = STARTED.match(line) or SKIPPED.match(line)
+                if m:
+                    marks.append((len(lines), m.group(1), time.time()))
+                lines.append(line.rstrip("\n"))
+        text = "\n".join(lines)
+        if proc.returncode == 0 or marks or not any(m in text for m in RETRY_MARKERS):
             break
         time.sleep(1.0)
-    lines = proc.stdout.splitlines()
-    if proc.returncode == 0:
-        lines = [
-            line for line in lines if line.strip() and not line.lstrip().startswith(DVC_CHATTER)
-        ]
-    return proc.returncode, "\n".join(lines)
+    end = time.time()
+    if not marks:
+        return [Ran(batch[0], proc.returncode or 1, end - start, text)]
+    results = []
+    for i, (at, stage, t) in enumerate(marks):
+        nxt = marks[i + 1] if i + 1 < len(marks) else (len(lines), None, end)
+        t0 = start if i == 0 else t  # the first stage carries DVC's start-up
+        rc = proc.returncode if i == len(marks) - 1 else 0
+        body = lines[at : nxt[0]]
+        if rc == 0:
+            body = [x for x in body if x.strip() and not x.lstrip().startswith(DVC_CHATTER)]
+        results.append(Ran(stage, rc, nxt[2] - t0, "\n".join(body)))
+    return results
 
 
 def dvc_graph(targets: list[str]) -> tuple[dict[str, set[str]], list[str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganbench.repro import main, make_plan, run_plan, stage_cost
+from ganbench.repro import Ran, main, make_plan, next_batch, run_plan, stage_cost
 
 # prepare -> {train@a, train@b} -> report; other -> nothing
 DEPS = {
@@ -53,17 +53,43 @@ def test_priority_is_the_critical_path_of_stage_costs():
 
 
 class FakeStages:
-    """``run_one`` for run_plan: sleeps, records start/end, fails the stages named in ``fail``."""
+    """``run_one`` for run_plan: each stage of a batch sleeps and records its start and end;
+    the stages in ``fail`` fail (and end their batch)."""
 
     def __init__(self, fail=()):
-        self.fail, self.times, self.lock = set(fail), {}, threading.Lock()
+        self.fail, self.times, self.batches, self.lock = set(fail), {}, [], threading.Lock()
 
-    def __call__(self, stage):
-        start = time.monotonic()
-        time.sleep(0.05)
+    def __call__(self, batch):
+        results = []
         with self.lock:
-            self.times[stage] = (start, time.monotonic())
-        return (1, "boom") if stage in self.fail else (0, "ok")
+            self.batches.append(list(batch))
+        for stage in batch:
+            start = time.monotonic()
+            time.sleep(0.05)
+            with self.lock:
+                self.times[stage] = (start, time.monotonic())
+            bad = stage in self.fail
+            results.append(Ran(stage, 1 if bad else 0, 0.05, "boom" if bad else "ok"))
+            if bad:
+                break
+        return results
+
+
+def test_a_batch_is_a_chain_that_loses_no_parallelism():
+    plan = make_plan(DEPS, ["prepare", "other"])
+    todo = list(plan.stages)
+    assert next_batch(plan, todo, set(), "prepare") == ["prepare"]  # it unblocks two trains
+    assert next_batch(plan, todo, {"prepare", "train@b"}, "train@a") == ["train@a", "report"]
+    assert next_batch(plan, todo, {"prepare"}, "train@a") == ["train@a"]  # report waits for b
+    chain = {
+        "search": set(),
+        "score": {"search"},
+        "select": {"score"},
+        "a": {"select"},
+        "b": {"select"},
+    }
+    plan = make_plan(chain, ["search"])
+    assert next_batch(plan, list(plan.stages), set(), "search") == ["search", "score", "select"]
 
 
 def test_run_plan_keeps_dependencies_and_runs_independent_stages_at_once():
@@ -91,7 +117,7 @@ def test_a_failed_stage_stops_new_starts_and_its_dependents():
     failed, not_run = run_plan(make_plan(DEPS, ["prepare"]), 1, fake, log=lines.append)
     assert failed == ["prepare"]
     assert sorted(not_run) == ["report", "train@a", "train@b"]
-    assert set(fake.times) == {"prepare"}
+    assert set(fake.times) == {"prepare"}  # its batch's other stages were not reached
     assert any("FAILED 'prepare' (exit 1)" in line and "boom" in line for line in lines)
 
 

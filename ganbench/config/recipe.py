@@ -23,6 +23,9 @@ class Optimiser(Block):
     beta1: float = Field(0.5, ge=0, lt=1)
     beta2: float = Field(0.999, ge=0, lt=1)
     n_disc: int = Field(1, ge=1)  # D steps per G step
+    eps: float = Field(
+        1e-8, gt=0
+    )  # Adam's epsilon (torch's and TF's 1e-8; BigGAN-PyTorch's launch scripts 1e-6)
 
 
 class Training(Block):

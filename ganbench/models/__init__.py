@@ -32,12 +32,29 @@ class Architecture:
 ARCHITECTURES: Registry[Architecture] = Registry("arch.name")
 
 
+def set_epsilons(*modules: nn.Module, bn_eps: float, sn_eps: float | None = None) -> None:
+    """The recipe's epsilons on every BatchNorm (``eps`` in ``x / sqrt(var + eps)``) and
+    spectral-norm parametrization (``eps`` of the power iteration's normalisation) of
+    ``modules``, set once after construction (spectral norm's initial power iterations at
+    construction run with torch's 1e-12, where no eps binds)."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    from torch.nn.utils.parametrizations import _SpectralNorm
+
+    for module in modules:
+        for m in module.modules():
+            if isinstance(m, _BatchNorm):
+                m.eps = bn_eps
+            elif isinstance(m, _SpectralNorm) and sn_eps is not None:
+                m.eps = sn_eps
+
+
 class InfoGANParams(Block):
     """Lucic et al. 2018's networks (their Table 4): channel counts times ``width``."""
 
     width: float = Field(1.0, gt=0)
     z_dim: int = Field(64, ge=1)
     d_batchnorm: bool = True
+    bn_eps: float = Field(1e-3, gt=0)  # compare_gan v1 ops.batch_norm: TF's epsilon=0.001
     # set from the objective by the plan: which D it needs and G's activation
     discriminator: Literal["critic", "autoencoder", "encoder"] = "critic"
     g_activation: Literal["lrelu", "relu"] = "lrelu"
@@ -60,7 +77,9 @@ def build_infogan(
         "encoder": lambda: Encoder(image_shape, p.width, p.d_batchnorm, p.z_dim),
     }[p.discriminator]
     G = Generator(image_shape, p.z_dim, p.width, p.g_activation)  # G first: the RNG order
-    return G, D()
+    D = D()
+    set_epsilons(G, D, bn_eps=p.bn_eps)
+    return G, D
 
 
 ARCHITECTURES.add(
@@ -84,19 +103,23 @@ class ResNetParams(Block):
     shared_dim: int = Field(128, ge=1)
     skip_z: bool = False
     init: Literal["ortho", "normal", "xavier"] = "ortho"
+    # BigGAN-PyTorch's launch scripts: --BN_eps 1e-5 --SN_eps 1e-6; these defaults are torch's
+    bn_eps: float = Field(1e-5, gt=0)
+    sn_eps: float = Field(1e-12, gt=0)
 
 
 def resnet_config(
     params: ResNetParams, image_shape: tuple[int, int, int], num_classes: int
 ) -> ResNetConfig:
     c, h, _ = image_shape
-    return ResNetConfig(
-        **params.model_dump(), resolution=h, image_channels=c, num_classes=num_classes
-    )
+    fields = params.model_dump(exclude={"bn_eps", "sn_eps"})
+    return ResNetConfig(**fields, resolution=h, image_channels=c, num_classes=num_classes)
 
 
 def _build_resnet(params, image_shape, num_classes):
-    return build_resnet(resnet_config(params, image_shape, num_classes))
+    G, D = build_resnet(resnet_config(params, image_shape, num_classes))
+    set_epsilons(G, D, bn_eps=params.bn_eps, sn_eps=params.sn_eps)
+    return G, D
 
 
 ARCHITECTURES.add(
