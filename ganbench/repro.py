@@ -133,6 +133,7 @@ def run_plan(
     """Run ``plan`` with ``jobs`` workers, each taking a batch (:func:`next_batch`) at a time;
     return the failed stages and those never started."""
     done, running, failed = set(), set(), []
+    busy = [0]  # workers with a batch
     lock = threading.Condition()
     todo = list(plan.stages)
 
@@ -140,6 +141,7 @@ def run_plan(
         results = run_one(batch)
         with lock:
             running.difference_update(batch)
+            busy[0] -= 1
             for r in results:
                 if r.rc == 0:
                     done.add(r.stage)
@@ -160,7 +162,7 @@ def run_plan(
                     break
                 lock.wait()
                 continue
-            if len(running) >= jobs or not ready:
+            if busy[0] >= jobs or not ready:
                 lock.wait()
                 continue
             first = max(ready, key=lambda s: plan.priority.get(s, 0.0))
@@ -168,6 +170,7 @@ def run_plan(
             for stage in batch:
                 todo.remove(stage)
             running.update(batch)
+            busy[0] += 1
             log(f"{time.time():.3f} Running {', '.join(repr(s) for s in batch)}")
             threading.Thread(target=work, args=(batch,), daemon=True).start()
     return failed, todo

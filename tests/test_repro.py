@@ -254,3 +254,13 @@ def test_stage_times_reads_a_serial_dvc_repro_log(tmp_path):
     assert "| shared data (prepare, classifier, refstats) | 1 | 2 s (0.0 min) |" in table
     assert "| biggan | 1 | 8 s (0.1 min) |" in table
     assert "| wall time, first to last line | | 10 s (0.2 min) |" in table
+
+
+def test_jobs_counts_batches_not_the_stages_in_them():
+    """A worker busy with a chain of stages is one job: the other worker starts meanwhile."""
+    deps = {"a1": set(), "a2": {"a1"}, "a3": {"a2"}, "b": set()}
+    fake = FakeStages()
+    run_plan(make_plan(deps, ["a1", "b"]), 2, fake, log=lambda m: None)
+    assert sorted(map(tuple, fake.batches)) == [("a1", "a2", "a3"), ("b",)]
+    chain, b = fake.times["a1"], fake.times["b"]
+    assert b[0] < chain[1]  # b started while the chain ran
