@@ -185,6 +185,15 @@ def test_imagenet128_biggan() -> None:
     assert r.arch.fields()["g_attention"] == r.arch.fields()["d_attention"] == (64,)
     assert run(preset, "biggan", "ortho").recipe.training.ortho_beta == 1e-4
     assert r.evaluation.num_fake == 50000
+    # BigGAN-PyTorch scripts/launch_BigGAN_bs256x8.sh: --batch_size 256 over the GPUs,
+    # --num_G_accumulations 8 --num_D_accumulations 8, --adam_eps 1e-6 --SN_eps 1e-6 --BN_eps 1e-5
+    for v in biggan.variants:
+        t = run(preset, "biggan", v).recipe.training
+        assert t.batch_size // t.accumulate == 256, v  # per accumulation step, over the GPUs
+        assert t.batch_size // (t.accumulate * t.nproc) == 32, v  # per GPU
+    assert run(preset, "biggan", "ortho").recipe.training.accumulate == 8
+    assert opt.eps == 1e-6
+    assert (r.arch.fields()["bn_eps"], r.arch.fields()["sn_eps"]) == (1e-5, 1e-6)
 
 
 # -- sagan_biggan_cifar10: the published reproductions' scale -----------------------------------
