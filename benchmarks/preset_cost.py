@@ -193,8 +193,8 @@ class ModelledAdam(torch.optim.Adam):
     """Adam on meta tensors: no update (there are no values); counts the launches of CUDA's
     fused kernel (:func:`adam_launches`) into the active counter."""
 
-    def __init__(self, params, lr, betas, device):
-        super().__init__(params, lr=lr, betas=betas, foreach=False)
+    def __init__(self, params, lr, betas, device, eps=1e-8):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, foreach=False)
         self.launches = adam_launches([p.numel() for g in self.param_groups for p in g["params"]])
 
     @torch.no_grad()
@@ -215,8 +215,10 @@ def modelled_adam():
 
 # -- specs and trainers ------------------------------------------------------------------------
 def at_batch(spec: RunSpec, batch: int) -> RunSpec:
-    """``spec`` trained in one process at global batch ``batch``."""
-    t = spec.recipe.training.model_copy(update={"batch_size": batch, "nproc": 1})
+    """``spec`` trained in one process at global batch ``batch``, without accumulation: the same
+    FLOPs per image; with ``accumulate`` = k a step launches its forward and backward ops k
+    times, which this count (and so the launch-bound floor) leaves out."""
+    t = spec.recipe.training.model_copy(update={"batch_size": batch, "nproc": 1, "accumulate": 1})
     return dataclasses.replace(spec, recipe=spec.recipe.model_copy(update={"training": t}))
 
 
