@@ -289,7 +289,13 @@ def load_plan(path: str = "params.yaml") -> Params:
         DATASETS.get(d, f"datasets[{i}]")
     for name, study in params.studies.items():
         check_study(name, study)
-        study_runs(params, name)
+        for spec in study_runs(params, name):
+            if params.pipeline.compile and spec.recipe.penalty.name != "none":
+                raise ConfigError(
+                    "pipeline.compile", True,
+                    f"false while a run has a penalty ({spec.name}: {spec.recipe.penalty.name}; "
+                    "torch.compile has no double backward)",
+                )  # fmt: skip
     return params
 
 

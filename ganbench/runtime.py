@@ -1,4 +1,4 @@
-"""Where a stage computes (``pipeline.device``, ``pipeline.threads`` in params)."""
+"""Where and how a stage computes (``pipeline.device``, ``threads``, ``cudnn_benchmark``, ``tf32``)."""
 
 from __future__ import annotations
 
@@ -27,3 +27,13 @@ def set_threads(threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def set_backends(*, cudnn_benchmark: bool, tf32: bool) -> None:
+    """CUDA's speed switches (no effect on the CPU): cuDNN's per-shape algorithm search, and
+    TensorFloat-32 for float32 matmuls and convolutions (10-bit mantissa products)."""
+    import torch
+
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32

@@ -7,13 +7,14 @@ from ganbench.io import write_json
 from ganbench.metrics.evaluate import Reference
 from ganbench.metrics.features import extractor_from_params
 from ganbench.plan import load_plan, resolve_run
-from ganbench.runtime import resolve_device, set_threads
+from ganbench.runtime import resolve_device, set_backends, set_threads
 
 
 def main(args) -> None:
     params = load_plan(args.params)
     spec = resolve_run(params, args.study, args.dataset, args.variant, args.seed, trial=args.trial)
     set_threads(params.pipeline.threads)
+    set_backends(cudnn_benchmark=params.pipeline.cudnn_benchmark, tf32=params.pipeline.tf32)
     device = resolve_device(params.pipeline.device)
     extractor = extractor_from_params(params.features, trained_weights=args.weights, device=device)
     record = evaluate_run(

@@ -16,7 +16,7 @@ from ganbench.errors import UserError
 from ganbench.io import read_json
 from ganbench.plan import load_plan, resolve_run
 from ganbench.record import Selection, parse
-from ganbench.runtime import set_threads
+from ganbench.runtime import set_backends, set_threads
 from ganbench.training.launch import train_run
 
 
@@ -38,16 +38,20 @@ def main(args) -> None:
 
         launch_torchrun(__file__, args.argv, nproc)
         return
-    set_threads(params.pipeline.threads)
+    pipe = params.pipeline
+    set_threads(pipe.threads)
+    set_backends(cudnn_benchmark=pipe.cudnn_benchmark, tf32=pipe.tf32)
     data = load_prepared(args.data)
     result = train_run(
         spec,
         torch.from_numpy(data.x_train),
         torch.from_numpy(data.y_train),
         args.out,
-        device=params.pipeline.device,
+        device=pipe.device,
         live_dir=args.live,
         progress=not args.quiet,
+        channels_last=pipe.channels_last,
+        compile=pipe.compile,
     )
     if result is not None:
         broke = f" (non-finite loss at step {result.diverged_at_step})" * bool(

@@ -35,6 +35,13 @@ class Pipeline(Block):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(0, ge=0)  # torch CPU threads; 0 keeps torch's default
     reference_split: Literal["train", "test"] = "test"
+    # speed switches, off by default (the GPU presets switch them on); each may change float
+    # rounding, none the model: cuDNN autotuning per shape, TensorFloat-32 matmuls and convs
+    # (Ampere and later), NHWC tensors for G and D, torch.compile of G's and D's forwards
+    cudnn_benchmark: bool = False
+    tf32: bool = False
+    channels_last: bool = False
+    compile: bool = False
 
 
 class DatasetConfig(Block):

@@ -29,6 +29,8 @@ def train_run(
     device: str = "auto",
     live_dir: str | Path | None = None,
     progress: bool = True,
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> TrainResult | None:
     """Train ``spec`` to the end; returns the result (None on torchrun ranks other than 0)."""
     distributed = spec.recipe.training.nproc > 1 and "RANK" in os.environ
@@ -49,6 +51,7 @@ def train_run(
         trainer = Trainer(
             spec, images, labels, run_dir, device=dev, rank=rank, world=world,
             wrap=ddp_wrapper(dev) if distributed else None, live_dir=live_dir,
+            channels_last=channels_last, compile=compile,
         )  # fmt: skip
         result = trainer.run(progress=progress and rank == 0)
         if distributed:

@@ -81,6 +81,8 @@ class Trainer:
         rank: int = 0,
         world: int = 1,
         wrap=None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         self.spec, self.run_dir, self.device = spec, Path(run_dir), device
         self.live_dir = Path(live_dir) if live_dir is not None and rank == 0 else None
@@ -93,11 +95,18 @@ class Trainer:
             from ganbench.training.distributed import convert_batchnorm
 
             convert_batchnorm(G)
-        self.G, self.D = G.to(device), D.to(device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.G = G.to(device, memory_format=self.memory_format)
+        self.D = D.to(device, memory_format=self.memory_format)
         # The modules that take gradients: DDP wrappers under torchrun. Only the network being
         # updated goes through its wrapper (G's forward in the D step runs without gradients, D's
-        # in the G step with D frozen), so each wrapper sees one forward per backward.
+        # in the G step with D frozen), so each wrapper sees one forward per backward. G and D
+        # themselves (state, checkpoints, EMA) stay plain; the four forwards may be compiled.
         self.G_train, self.D_train = (wrap(self.G), wrap(self.D)) if wrap else (self.G, self.D)
+        self.G_fwd, self.D_fwd = self.G, self.D
+        if compile:
+            self.G_fwd, self.D_fwd = torch.compile(self.G), torch.compile(self.D)
+            self.G_train, self.D_train = torch.compile(self.G_train), torch.compile(self.D_train)
         g_params = list(self.objective.generator_parameters(self.G, self.D))
         self.opt_g = make_adam(g_params, opt.lr_g, (opt.beta1, opt.beta2), device, opt.eps)
         self.opt_d = None
@@ -219,6 +228,7 @@ class Trainer:
         as there."""
         obj, t = self.objective, self.spec.recipe.training
         real, y_real = self.sampler.batch(self.step)  # (B, C, H, W) in [0, 1]; labels or None
+        real = real.contiguous(memory_format=self.memory_format)
         amp = autocast(self.device, t.precision)
         logs: dict[str, Tensor] = {}
         if self.opt_d is not None:
@@ -227,7 +237,7 @@ class Trainer:
             def d_loss(real, y_real, z, y_fake):
                 with amp:
                     return obj.d_loss(
-                        G=self.G, D=self.D_train, real=real, z=z, y_real=y_real, y_fake=y_fake,
+                        G=self.G_fwd, D=self.D_train, real=real, z=z, y_real=y_real, y_fake=y_fake,
                         joint=t.d_forward == "joint",
                     )  # fmt: skip
 
@@ -244,7 +254,7 @@ class Trainer:
 
             def g_loss(real, z, y_fake):
                 with amp:
-                    return obj.g_loss(G=self.G_train, D=self.D, real=real, z=z, y_fake=y_fake)
+                    return obj.g_loss(G=self.G_train, D=self.D_fwd, real=real, z=z, y_fake=y_fake)
 
             def ortho():  # once per G step (on the weights, not the batch)
                 return "ortho", orthogonal_regularization(
