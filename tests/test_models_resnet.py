@@ -264,3 +264,23 @@ def test_upsample2x_equals_interpolate_forward_and_backward():
     (F.interpolate(x, scale_factor=2) * w).sum().backward()
     torch.testing.assert_close(upsample2x(x), F.interpolate(x, scale_factor=2), rtol=0, atol=0)
     torch.testing.assert_close(g, x.grad)
+
+
+@pytest.mark.parametrize("channels", [8, 16, 64, 256])
+@pytest.mark.parametrize("sn", [True, False])
+def test_residual_control_has_the_attention_blocks_parameters(channels, sn):
+    """SAGAN sec. 5.2: "residual blocks with the same number of parameters": 1.25 C^2 + 1 each
+    (attention: theta, phi C x C/8, g C x C/2, o C/2 x C, gamma; control: conv3x3 C -> C/8,
+    conv1x1 C/8 -> C, gamma). The two 3x3 convolutions it replaced had 18 C^2 + 2 C."""
+
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+
+    attention = SelfAttention(channels, spectral_norm=sn)
+    control = ResidualControl(channels, spectral_norm=sn, init="ortho")
+    assert count(control) == count(attention) == 1.25 * channels**2 + 1
+    x = torch.randn(2, channels, 8, 8)
+    assert torch.equal(control(x), x)  # gamma starts at 0: the identity, as attention
+    with torch.no_grad():
+        control.gamma.fill_(1.0)
+    assert not torch.equal(control(x), x)

@@ -658,6 +658,9 @@ def test_attention_maps(reports: dict[str, Path]) -> None:
     run = root / "evaluations" / "sagan" / "sagan-shapes32-attention16-0"
     assert copied.read_bytes() == (run / "attention.png").read_bytes()
     assert "Attention maps" not in page(reports, "biggan")  # not a section of that study
+    # ch 4 at 16x16: G and D have 16 channels there: 1.25 * 16^2 + 1 = 321 parameters each way
+    assert "| `attention16` | G | 16x16 | 16 | attention | 321 | 321 |" in md
+    assert "| `attention16` | D | 16x16 | 16 | attention | 321 | 321 |" in md
 
 
 def test_truncation_and_amenability(reports: dict[str, Path]) -> None:

@@ -136,16 +136,35 @@ class DBlock(nn.Module):
 
 
 class ResidualControl(nn.Module):
-    """SAGAN Table 1's control: a residual block in place of attention, same channels and size:
-    x + conv3x3(ReLU(conv3x3(ReLU(x))))."""
+    """SAGAN Table 1's control, "residual blocks with the same number of parameters" (Zhang et
+    al. 2019, sec. 5.2): x + gamma * conv1x1(ReLU(conv3x3(ReLU(x)))), C -> C/8 -> C channels,
+    no biases, gamma a learned scalar starting at 0. It has exactly the attention block's
+    parameters: 9 C (C/8) + (C/8) C + 1 = 1.25 C^2 + 1 = C (C/8) * 2 + C (C/2) + (C/2) C + 1
+    (theta, phi, g, o and gamma), starts as the identity as attention does (gamma = 0), and its
+    convolutions are spectrally normalised where the attention block's are; what differs is
+    only the mixing: a 3x3 neighbourhood instead of every position."""
 
     def __init__(self, channels: int, *, spectral_norm: bool, init: str) -> None:
         super().__init__()
-        self.conv1 = _conv(channels, channels, 3, spectral_norm, init)
-        self.conv2 = _conv(channels, channels, 3, spectral_norm, init)
+        if (
+            isinstance(channels, bool)
+            or not isinstance(channels, int)
+            or channels < 8
+            or channels % 8
+        ):
+            raise ConfigError("residual control channels", channels, "a positive multiple of 8")
+        c = channels
+
+        def conv(cin: int, cout: int, k: int) -> nn.Module:
+            layer = nn.Conv2d(cin, cout, k, padding=k // 2, bias=False)
+            return make_layer(layer, spectral_norm=spectral_norm, init=init)
+
+        self.conv1 = conv(c, c // 8, 3)
+        self.conv2 = conv(c // 8, c, 1)
+        self.gamma = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
+        return x + self.gamma * self.conv2(F.relu(self.conv1(F.relu(x))))
 
 
 def _extra_block(cfg: ResNetConfig, channels: int, sn: bool) -> nn.Module:

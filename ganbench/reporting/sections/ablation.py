@@ -112,7 +112,56 @@ def attention_maps(r: Report, out: Output) -> list[str]:
                 f"![attention maps of {v}]({path})",
                 "",
             ]
-    return lines if len(lines) > 6 else lines + ["No shown run has an attention figure.", ""]
+    if len(lines) == 6:
+        lines += ["No shown run has an attention figure.", ""]
+    return lines + _extra_block_parameters(r)
+
+
+def _extra_block_parameters(r: Report) -> list[str]:
+    """Each extra block of each variant (attention or its residual control, in G and in D) with
+    the parameters of both kinds at its width: SAGAN's control has the attention's count."""
+    from ganbench.models.attention import SelfAttention
+    from ganbench.models.resnet import ResidualControl
+
+    def count(module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    rows = []
+    for v in r.study.variants:
+        arch = r.study.recipe_for(v, "").arch.fields()
+        for net in ("g", "d"):
+            for size in arch.get(f"{net}_attention", ()):
+                c = _block_channels(r, v, net, size)
+                att = count(SelfAttention(c, spectral_norm=False))
+                res = count(ResidualControl(c, spectral_norm=False, init="ortho"))
+                rows.append([f"`{v}`", net.upper(), f"{size}x{size}", str(c), arch.get("attention_block", "attention"),
+                             f"{att:,}", f"{res:,}"])  # fmt: skip
+    if not rows:
+        return []
+    head = ["variant", "net", "feature map", "channels", "block used", "attention block params",
+            "residual control params"]  # fmt: skip
+    return [
+        "Extra blocks and their parameters: SAGAN's Table 1 sets self-attention against "
+        '"residual blocks with the same number of parameters" (sec. 5.2); the control here, '
+        "x + γ·conv1x1(ReLU(conv3x3(ReLU(x)))) through C/8 channels, has exactly the attention "
+        "block's 1.25·C² + 1 (`ganbench/models/resnet.py`, `ResidualControl`).",
+        "",
+        *md_table(head, rows),
+    ]
+
+
+def _block_channels(r: Report, variant: str, net: str, size: int) -> int:
+    """Channels of the ``size`` x ``size`` feature map in G or D (the study's first dataset)."""
+    from ganbench.config import validate
+    from ganbench.data import DATASETS
+    from ganbench.models import ResNetParams, resnet_config
+
+    fields = {k: v for k, v in r.study.recipe_for(variant, "").arch.fields().items() if k != "name"}
+    source = DATASETS.get(r.study.datasets[0])
+    cfg = resnet_config(validate(ResNetParams, fields, "arch"), tuple(source.image_shape), 0)
+    sizes = cfg.g_resolutions if net == "g" else cfg.d_resolutions
+    channels = cfg.g_channels if net == "g" else cfg.d_channels
+    return channels[list(sizes).index(size)]
 
 
 def _psi_key(psi: float) -> str:
