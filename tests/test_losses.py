@@ -325,7 +325,7 @@ def test_dragan_penalty_on_a_linear_critic():
         x_tilde = [xv + ai * (0.5 * std * nv) for xv, nv in zip(xi, ni, strict=True)]
         logit = sum(wv * xv for wv, xv in zip(w, x_tilde, strict=True))
         slope = sig(logit) * (1 - sig(logit))
-        norm = slope * math.sqrt(sum(wv * wv for wv in w))
+        norm = math.sqrt(1e-4 + slope**2 * sum(wv * wv for wv in w))  # compare_gan's 1e-4
         terms.append((norm - 1) ** 2)
     got = dragan_penalty(
         D, real=t(x, (2, 1, 1, 2)), noise=t(noise, (2, 1, 1, 2)), alpha=t(alpha, (2, 1, 1, 1))
@@ -356,7 +356,7 @@ def test_dragan_objective_adds_weighted_exact_penalty():
     setup = toy_setup("ns")
     setup["real"] = t([0.5, 0.5, 0.5], (3, 1, 1, 1))
     d = -math.log(sig(0.5)) - mean(math.log(1 - sig(f)) for f in FAKE)
-    penalty = (sig(0.5) * (1 - sig(0.5)) - 1) ** 2
+    penalty = (math.sqrt(1e-4 + (sig(0.5) * (1 - sig(0.5))) ** 2) - 1) ** 2
     loss, logs = obj.d_loss(**setup)
     assert float(logs["penalty"]) == pytest.approx(penalty, rel=1e-12)
     assert float(logs["d_loss"]) == pytest.approx(d, rel=1e-12)
@@ -372,20 +372,16 @@ def test_wgan_gp_penalty_has_a_finite_gradient_where_the_critic_is_flat():
     assert torch.isfinite(D.w.grad).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: dragan_penalty takes sqrt(sum g^2) without WGAN-GP's 1e-4, so its "
-    "gradient is NaN where the input gradient of sigmoid(D) is 0 (a flat or saturated critic, "
-    "e.g. |logit| > ~52 in float32); the next D step makes every weight NaN",
-)
 def test_dragan_penalty_has_a_finite_gradient_where_the_critic_is_flat():
+    """sqrt(1e-4 + sum g^2) (compare_gan v1 DRAGAN.py): finite where sigmoid(D) is flat or
+    saturated (g = 0), where sqrt(sum g^2) had an infinite derivative and made D NaN."""
     D = Linear(t([[[0.0, 0.0], [0.0, 0.0]]]))
     real = torch.rand(3, 1, 2, 2, dtype=torch.float64)
     penalty = dragan_penalty(
         D, real=real, noise=torch.rand_like(real), alpha=t([0.5] * 3, (3, 1, 1, 1))
     )
     penalty.backward()
-    assert float(penalty.detach()) == pytest.approx(1.0, rel=1e-12)
+    assert float(penalty.detach()) == pytest.approx((math.sqrt(1e-4) - 1) ** 2, rel=1e-12)
     assert torch.isfinite(D.w.grad).all()
 
 

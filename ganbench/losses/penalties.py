@@ -46,11 +46,14 @@ def dragan_penalty(
     ``x_p = x + 0.5 std(x) noise`` (noise ~ U[0, 1), one-sided), ``x~ = x + alpha (x_p - x)``.
 
     ``std(x)`` is the population standard deviation over the whole batch tensor (TF moments).
+    The norm is ``sqrt(1e-4 + sum g^2)`` (compare_gan v1, src/gans/DRAGAN.py, ``slopes =
+    tf.sqrt(0.0001 + tf.reduce_sum(tf.square(gradients), ...))``): without the 1e-4 a saturated
+    sigmoid (g = 0) has an infinite derivative and the D step turns D into NaN.
     """
     x_p = real + 0.5 * real.std(unbiased=False) * noise
     x_tilde = real + alpha * (x_p - real)
     grad = _per_sample_grad(D, x_tilde, torch.sigmoid)
-    norm = grad.square().sum(dim=1).sqrt()
+    norm = torch.sqrt(1e-4 + grad.square().sum(dim=1))
     return (norm - 1).square().mean()
 
 
