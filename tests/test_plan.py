@@ -68,6 +68,7 @@ def test_a_lucic_run_resolves_with_every_entry_filled():
         "width": 0.125,
         "z_dim": 8,
         "d_batchnorm": True,
+        "bn_eps": 1e-3,  # compare_gan v1's batch_norm epsilon
         "discriminator": "critic",
         "g_activation": "lrelu",
     }
