@@ -4,9 +4,9 @@ and extrapolated to the per-GPU micro-batch the preset trains with.
     python benchmarks/step_memory.py configs/sagan_biggan_imagenet128.yaml biggan ortho [--batches 2 4]
 
 One fresh process per micro-batch b (peak RSS is per process): it builds the run's Trainer (G, D,
-Adam for both, the EMA of G when the recipe keeps one) in one process without accumulation, runs
-two steps (the first allocates Adam's state; the second D step is a G step too with ``n_disc`` 2
-... every step up to a G step), and reports the peak RSS and the RSS before the first step.
+Adam for both, the EMA of G when the recipe keeps one) without accumulation at batch b, runs two
+windows of ``n_disc`` steps (each window ends with a G step; the first allocates the gradients and
+Adam's state), and reports the peak RSS and the RSS before the first step.
 Memory on a GPU = model state + activations: the model state (weights, gradients, Adam's two
 moments, the EMA copy of G) is counted exactly from the parameter counts; the activations are the
 growth of the peak over the pre-step RSS, fitted as ``a + s * b`` over the measured b and taken at
@@ -80,9 +80,9 @@ def main() -> None:
     (b1, r1), (b2, r2) = ((r["batch"], r["peak"] - r["before"]) for r in runs)
     slope = (r2 - r1) / (b2 - b1)
     intercept = r1 - slope * b1
-    plan = __import__("ganbench.plan", fromlist=["load_plan"]).load_plan(args.preset)
-    spec = plan.study(args.study).recipe_for(args.variant, "")
-    t = spec.training
+    from ganbench.plan import load_plan
+
+    t = load_plan(args.preset).study(args.study).recipe_for(args.variant, "").training
     micro = t.batch_size // (t.nproc * t.accumulate)
     g, d = runs[0]["params"]["G"], runs[0]["params"]["D"]
     # fp32: weights + gradients + Adam's exp_avg and exp_avg_sq, for G and D; the EMA copy of G.

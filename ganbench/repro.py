@@ -3,8 +3,9 @@
 ``dvc repro`` runs one stage at a time, and every stage here is one single-threaded process
 (``pipeline.threads: 1``), so on an N-core machine N-1 cores sit idle. This runner does the same
 work as ``dvc repro`` with up to N stages at once: it reads DVC's stage graph, takes the stages
-that ``dvc status`` reports changed (and everything downstream of them), and runs each as
-``dvc repro --single-item <stage>`` once every stage it depends on has finished. DVC itself
+that ``dvc status`` reports changed (and everything downstream of them), and runs each through
+``dvc repro --single-item`` once every stage it depends on has finished (a stage and the one
+stage it alone holds back, e.g. a run's train and evaluate, share one DVC call). DVC itself
 decides whether a stage runs and records it in ``dvc.lock`` (DVC 3 allows concurrent ``repro``
 on disjoint stages: its per-output locks keep them apart), so the results, ``dvc.lock`` and the
 run cache are the same as ``dvc repro``'s; only the order of independent stages differs, and no
@@ -72,11 +73,12 @@ def make_plan(
     scope = _closure(targets, deps) if targets else set(deps)
     todo = _closure([s for s in changed if s in scope], users) & scope
     waits_for = {s: deps[s] & todo for s in todo}
+    order = _topological(waits_for)
     priority: dict[str, float] = {}
-    for stage in reversed(_topological(waits_for)):
+    for stage in reversed(order):
         below = [priority[u] for u in users[stage] if u in todo]
         priority[stage] = stage_cost(stage) + max(below, default=0.0)
-    return Plan(_topological(waits_for), waits_for, priority)
+    return Plan(order, waits_for, priority)
 
 
 def _closure(start: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
@@ -132,16 +134,15 @@ def run_plan(
 ) -> tuple[list[str], list[str]]:
     """Run ``plan`` with ``jobs`` workers, each taking a batch (:func:`next_batch`) at a time;
     return the failed stages and those never started."""
-    done, running, failed = set(), set(), []
-    busy = [0]  # workers with a batch
+    done, failed = set(), []
+    running: list[list[str]] = []  # the batches the workers hold
     lock = threading.Condition()
     todo = list(plan.stages)
 
     def work(batch: list[str]) -> None:
         results = run_one(batch)
         with lock:
-            running.difference_update(batch)
-            busy[0] -= 1
+            running.remove(batch)
             for r in results:
                 if r.rc == 0:
                     done.add(r.stage)
@@ -162,15 +163,14 @@ def run_plan(
                     break
                 lock.wait()
                 continue
-            if busy[0] >= jobs or not ready:
+            if len(running) >= jobs or not ready:
                 lock.wait()
                 continue
             first = max(ready, key=lambda s: plan.priority.get(s, 0.0))
             batch = next_batch(plan, todo, done, first)
             for stage in batch:
                 todo.remove(stage)
-            running.update(batch)
-            busy[0] += 1
+            running.append(batch)
             log(f"{time.time():.3f} Running {', '.join(repr(s) for s in batch)}")
             threading.Thread(target=work, args=(batch,), daemon=True).start()
     return failed, todo
@@ -202,8 +202,8 @@ def dvc_run_one(batch: list[str]) -> list[Ran]:
             break
         time.sleep(1.0)
     end = time.time()
-    if not marks:
-        return [Ran(batch[0], proc.returncode or 1, end - start, text)]
+    if not marks and proc.returncode:
+        return [Ran(batch[0], proc.returncode, end - start, text)]
     results = []
     for i, (at, stage, t) in enumerate(marks):
         nxt = marks[i + 1] if i + 1 < len(marks) else (len(lines), None, end)
@@ -213,6 +213,9 @@ def dvc_run_one(batch: list[str]) -> list[Ran]:
         if rc == 0:
             body = [x for x in body if x.strip() and not x.lstrip().startswith(DVC_CHATTER)]
         results.append(Ran(stage, rc, nxt[2] - t0, "\n".join(body)))
+    if proc.returncode == 0:  # DVC went through the batch: a stage it named no line for is done
+        seen = {r.stage for r in results}
+        results += [Ran(s, 0, 0.0, "") for s in batch if s not in seen]
     return results
 
 
@@ -235,13 +238,16 @@ def dvc_graph(targets: list[str]) -> tuple[dict[str, set[str]], list[str]]:
 
 
 def default_jobs() -> int:
-    """One stage per core when stages use ``pipeline.threads`` CPU threads; 1 with a GPU."""
+    """cores / ``pipeline.threads`` stages at once; 1 when a stage takes every core (threads 0:
+    torch's default) or a GPU."""
     from ganbench.config.params import load_params
 
     pipeline = load_params("params.yaml").pipeline
     if pipeline.device == "cuda" or (pipeline.device == "auto" and _has_cuda()):
         return 1
-    return max(1, (os.cpu_count() or 1) // max(pipeline.threads, 1))
+    if pipeline.threads == 0:
+        return 1
+    return max(1, (os.cpu_count() or 1) // pipeline.threads)
 
 
 def _has_cuda() -> bool:

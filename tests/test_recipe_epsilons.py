@@ -39,9 +39,12 @@ def test_the_recipe_sets_every_layers_epsilon():
     assert {g["eps"] for opt in (trainer.opt_g, trainer.opt_d) for g in opt.param_groups} == {1e-6}
 
 
-def test_batchnorm_epsilon_changes_the_output():
-    """Features of variance ~1e-4 (a saturating layer): eps 1e-3 and 1e-5 normalise them apart."""
-    bns = [build_networks(lucic_run("ns", arch={"bn_eps": e}))[0].fc[1] for e in (1e-3, 1e-5)]
-    x = torch.randn(8, bns[0].num_features, generator=torch.Generator().manual_seed(0)) * 1e-2
-    out_a, out_b = (bn.train()(x) for bn in bns)
-    assert out_b.std() > 2 * out_a.std()
+def test_batchnorm_normalises_with_the_recipes_epsilon():
+    """Train-mode BatchNorm at its initial affine (1, 0): (x - mean) / sqrt(var + eps) with the
+    batch's biased variance; features of variance ~1e-4 (a saturating layer) tell 1e-3 from 1e-5."""
+    x = torch.randn(8, 128, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 1e-2
+    for eps in (1e-3, 1e-5):
+        bn = build_networks(lucic_run("ns", arch={"bn_eps": eps}))[0].fc[1].double().train()
+        assert bn.num_features == x.shape[1]
+        expected = (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps)
+        torch.testing.assert_close(bn(x), expected, rtol=1e-12, atol=1e-12)

@@ -3,6 +3,7 @@ failure stops, and one real DVC repository run with two stages at once."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganbench.repro import Ran, main, make_plan, next_batch, run_plan, stage_cost
+from ganbench import repro
+from ganbench.repro import Ran, dvc_run_one, main, make_plan, next_batch, run_plan, stage_cost
 
 # prepare -> {train@a, train@b} -> report; other -> nothing
 DEPS = {
@@ -264,3 +266,39 @@ def test_jobs_counts_batches_not_the_stages_in_them():
     assert sorted(map(tuple, fake.batches)) == [("a1", "a2", "a3"), ("b",)]
     chain, b = fake.times["a1"], fake.times["b"]
     assert b[0] < chain[1]  # b started while the chain ran
+
+
+def _fake_dvc(tmp_path, monkeypatch, script: str) -> None:
+    """A ``dvc`` on PATH that prints ``script``'s lines and exits with its last line's status."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text("#!/bin/sh\n" + script)
+    (bin_dir / "dvc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_a_batch_stage_dvc_names_no_line_for_is_done_when_dvc_succeeds(tmp_path, monkeypatch):
+    """e.g. a frozen stage: DVC exits 0 without a 'Running stage' line for it."""
+    _fake_dvc(tmp_path, monkeypatch, "echo \"Running stage 'a':\"\necho ok-a\nexit 0\n")
+    results = dvc_run_one(["a", "b"])
+    assert [(r.stage, r.rc) for r in results] == [("a", 0), ("b", 0)]
+    assert results[0].output == "ok-a" and results[1].seconds == 0.0
+
+
+def test_a_dvc_failure_before_any_stage_fails_the_batchs_first(tmp_path, monkeypatch):
+    _fake_dvc(tmp_path, monkeypatch, "echo 'ERROR: bad dvc.yaml'\nexit 3\n")
+    results = dvc_run_one(["a", "b"])
+    assert [(r.stage, r.rc) for r in results] == [("a", 3)]
+    assert "bad dvc.yaml" in results[0].output
+
+
+@pytest.mark.parametrize(("threads", "expected"), [(0, 1), (1, None), (2, None)])
+def test_default_jobs_is_cores_over_threads(threads, expected, tmp_path, monkeypatch):
+    text = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text.replace("threads: 1 ", f"threads: {threads} ", 1))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(repro, "_has_cuda", lambda: False)
+    cores = os.cpu_count() or 1
+    assert repro.default_jobs() == (expected or max(1, cores // threads))
+    monkeypatch.setattr(repro, "_has_cuda", lambda: True)
+    assert repro.default_jobs() == 1  # device auto with a GPU: one stage at a time
