@@ -28,4 +28,4 @@ class UInt8RGB(nn.Module):
         self.G = G
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return to_uint8(self.G(2 * z - 1)).expand(-1, 3, -1, -1)
+        return to_uint8(self.G(2 * z - 1), self.G.value_range).expand(-1, 3, -1, -1)

@@ -266,7 +266,10 @@ def rebatch(trainer: loop.Trainer, spec: RunSpec) -> None:
     b = spec.recipe.training.batch_size
     images, labels = fake_data(spec, b * (8 * trainer.g_every + 1))
     trainer.spec, trainer.step = spec, 0
-    trainer.sampler = BatchSampler(images, b, seed=spec.seed, device=trainer.device, labels=labels)
+    trainer.sampler = BatchSampler(
+        images, b, seed=spec.seed, device=trainer.device, labels=labels,
+        value_range=trainer.G.value_range,
+    )  # fmt: skip
     trainer.sampler.indices(0)
 
 

@@ -132,10 +132,8 @@ def resolve_run(
         except ConfigError as err:
             raise ConfigError(f"{key}.search (trial {trial}, {err.key})", err.value,
                               err.allowed) from None  # fmt: skip
-    t = resolved.training  # the dataset's own length (Lucic et al.: 20, 100 or 40 epochs)
-    steps = t.steps_by_dataset.get(dataset, t.steps)
-    training = t.model_copy(update={"steps": steps, "steps_by_dataset": {}})
-    resolved = resolved.model_copy(update={"training": training})
+    # the dataset's own length (Lucic et al.: 20, 100 or 40 epochs, a checkpoint every 5)
+    resolved = resolved.model_copy(update={"training": resolved.training.for_dataset(dataset)})
     info = {"space": space, "role": role, "trial": chosen, "hparams": hparams}
     return RunSpec(study, dataset, variant, seed, resolved, shape, num_classes, info)
 

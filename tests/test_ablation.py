@@ -79,7 +79,7 @@ def test_one_real_step_for_every_switch(name, tmp_path):
     z = torch.randn(3, spec.z_dim)
     y = torch.tensor([0, 1, 2]) if spec.num_classes else None
     x = trainer.G(z, y)
-    assert x.shape == (3, 1, 32, 32) and x.min() >= 0 and x.max() <= 1
+    assert x.shape == (3, 1, 32, 32) and x.min() >= -1 and x.max() <= 1  # tanh
     assert trainer.D(x, y).shape == (3,)
     attention = [m for m in trainer.G.modules() if isinstance(m, SelfAttention)]
     g_attention = spec.recipe.arch.fields()["g_attention"]
@@ -101,7 +101,8 @@ def test_the_recipe_reaches_the_trainer(tmp_path):
 
 def test_labels_reach_the_objective(tmp_path, monkeypatch):
     """Real images come with their labels; fake labels are uniform over the classes, fresh for
-    the D step and for the G step; D sees real and fake in one forward."""
+    the D step and for the G step; D sees real and fake in one forward, the real images in the
+    ResNet G's range [-1, 1] (BigGAN-PyTorch's Normalize(0.5, 0.5))."""
     spec = resnet_run()
     images, labels = tiny_data()
     trainer = Trainer(spec, images, labels, tmp_path, device=CPU)
@@ -121,7 +122,9 @@ def test_labels_reach_the_objective(tmp_path, monkeypatch):
     for step, kw in enumerate(step_d):
         idx = trainer.sampler.indices(step)
         assert torch.equal(kw["y_real"], labels[idx])
-        torch.testing.assert_close(kw["real"], images[idx].float() / 255, rtol=0, atol=0)
+        scaled = images[idx].float() / 255 * 2 - 1
+        torch.testing.assert_close(kw["real"], scaled, rtol=0, atol=0)
+        assert kw["real"].min() == -1 and kw["real"].max() == 1
         assert kw["joint"] is True
         assert kw["y_fake"].shape == (8,) and kw["y_fake"].dtype == torch.int64
         assert int(kw["y_fake"].min()) >= 0 and int(kw["y_fake"].max()) < 4

@@ -21,6 +21,8 @@ CPU = torch.device("cpu")
 class ToyG(nn.Module):
     """z (N, 8) -> images (N, 1, 28, 28) in [0, 1]; no BatchNorm."""
 
+    value_range = (0.0, 1.0)
+
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Linear(8, 32), nn.LeakyReLU(0.2), nn.Linear(32, 784))

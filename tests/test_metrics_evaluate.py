@@ -47,6 +47,8 @@ class ToyExtractor:
 class ToyG(nn.Module):
     """A tiny generator with BatchNorm (so standing statistics matter)."""
 
+    value_range = (0.0, 1.0)
+
     def __init__(self) -> None:
         super().__init__()
         torch.manual_seed(0)

@@ -83,7 +83,9 @@ def test_shapes_and_one_train_step(arch, variant, dataset, conditional, tmp_path
     with torch.no_grad():
         images = G(z, y)
         assert images.shape == (N, *shape)
-        assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
+        lo, hi = G.value_range  # InfoGAN: sigmoid, [0, 1]; ResNet: tanh, [-1, 1]
+        assert (lo, hi) == ((0.0, 1.0) if arch == "infogan" else (-1.0, 1.0))
+        assert float(images.min()) >= lo and float(images.max()) <= hi
         if arch == "infogan":
             assert G.logits(z).shape == (N, *shape)
         out = D(images, y)

@@ -79,7 +79,8 @@ def test_shapes_range_and_modules(kw):
         x = G(torch.randn(N, cfg.z_dim), y)
         logits = D(x, y)
     assert x.shape == (N, 3, r, r)
-    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    assert float(x.min()) >= -1.0 and float(x.max()) <= 1.0  # tanh, as BigGAN-PyTorch's G
+    assert G.value_range == (-1.0, 1.0)
     assert logits.shape == (N,)
     extra = SelfAttention if cfg.attention_block == "attention" else ResidualControl
     assert sum(isinstance(m, extra) for m in G.modules()) == len(cfg.g_attention)

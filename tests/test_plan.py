@@ -131,18 +131,22 @@ def test_variants_override_any_block_and_leave_the_rest():
     assert spec.recipe.arch == base.recipe.arch
 
 
-def test_steps_by_dataset_sets_the_runs_length():
-    spec = lucic_run(training={"steps_by_dataset": {"shapes": 7}})
-    assert spec.recipe.training.steps == 7
-    assert spec.recipe.training.steps_by_dataset == {}  # resolved: the run's own length
-    two = study_with(LUCIC, training={"steps_by_dataset": {"shapes": 7}})
+def test_by_dataset_sets_the_runs_length_and_checkpoints():
+    spec = lucic_run(training={"by_dataset": {"shapes": {"steps": 7, "num_checkpoints": 7}}})
+    assert (spec.recipe.training.steps, spec.recipe.training.num_checkpoints) == (7, 7)
+    assert spec.recipe.training.by_dataset == {}  # resolved: the run's own length
+    two = study_with(LUCIC, training={"by_dataset": {"shapes": {"steps": 8}}})
     two["datasets"] = ["shapes", "celeba"]
     params = params_of(lucic=two)
-    assert resolve_run(params, "lucic", "celeba", "ns", 0).recipe.training.steps == 20
+    base = params.study("lucic").recipe.training
+    shapes = resolve_run(params, "lucic", "shapes", "ns", 0).recipe.training
+    assert (shapes.steps, shapes.num_checkpoints) == (8, base.num_checkpoints)  # unset: inherited
+    celeba = resolve_run(params, "lucic", "celeba", "ns", 0).recipe.training
+    assert (celeba.steps, celeba.num_checkpoints) == (20, base.num_checkpoints)
     # num_checkpoints must fit every dataset's length
     with pytest.raises(ConfigError) as err:
-        params_of(lucic=study_with(LUCIC, training={"steps_by_dataset": {"shapes": 3}}))
-    assert err.value.key == "studies.lucic.recipe.training.num_checkpoints"
+        params_of(lucic=study_with(LUCIC, training={"by_dataset": {"shapes": {"steps": 3}}}))
+    assert err.value.key == "studies.lucic.recipe.training.by_dataset.shapes.num_checkpoints"
     assert "steps=3" in err.value.allowed
 
 

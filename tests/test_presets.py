@@ -134,13 +134,22 @@ def test_lucic_paper_scale() -> None:
     assert [lucic.space_for("ns", t) for t in (0, 99, 100, 149)] == ["wide"] * 2 + ["narrow"] * 2
     assert lucic.report.published == "lucic2018_table2"
     # 20 epochs at batch 64 (MNIST, Fashion-MNIST), 100 (CIFAR-10), 40 (CelebA)
-    steps = {d: run(preset, "lucic", "ns", d).recipe.training.steps for d in lucic.datasets}
-    assert steps == {"mnist": 15625, "fashion_mnist": 15625, "cifar10": 78125, "celeba": 101250}
+    # and an evaluation every 5 epochs (compare_gan v1): 4, 20 and 8 checkpoints
+    length = {}
+    for d in lucic.datasets:
+        t = run(preset, "lucic", "ns", d).recipe.training
+        length[d] = (t.steps, t.num_checkpoints)
+    assert length == {
+        "mnist": (15625, 4), "fashion_mnist": (15625, 4),
+        "cifar10": (78125, 20), "celeba": (101250, 8),
+    }  # fmt: skip
     r = run(preset, "lucic", "ns").recipe
     assert r.arch.name == "infogan"
     assert (r.arch.fields()["width"], r.arch.fields()["z_dim"]) == (1.0, 64)
-    assert (r.training.batch_size, r.training.num_checkpoints) == (64, 4)  # every 5 epochs
+    assert r.training.batch_size == 64
     assert r.evaluation.num_fake == 10000  # 10k vs the 10k test images
+    # scored with G's moving BatchNorm statistics (compare_gan evaluates with is_training=False)
+    assert r.evaluation.standing_stats_batches == 0
     assert p.pipeline.reference_split == "test"
     assert p.features.extractor == "inception"
     assert p.features.weights_sha256 is None  # the official 6726825d
@@ -211,7 +220,7 @@ def test_cifar10_ablations() -> None:
     r = run(preset, "biggan", "baseline").recipe
     opt, t = r.optimiser, r.training
     assert (opt.lr_g, opt.lr_d, opt.beta2, opt.n_disc) == (2e-4, 2e-4, 0.999, 4)
-    assert (t.batch_size, t.steps, t.ema_decay, t.ema_start) == (50, 400000, 0.9999, 4000)
+    assert (t.batch_size, t.steps, t.ema_decay, t.ema_start) == (50, 500000, 0.9999, 4000)
     assert run(preset, "biggan", "batch4").recipe.training.batch_size == 200
     assert r.evaluation.num_fake == 10000
 

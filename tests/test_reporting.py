@@ -540,6 +540,7 @@ def test_published_table_in_its_own_section(reports: dict[str, Path]) -> None:
         "IS": "—",
         "finding": "unstable at 1:1 updates",
         "our variants mapped here": "`sn_d_1to1`",
+        "note": "unverified (not checked against the paper)",
     }
     assert sagan["SN on G/D + TTUR"]["our variants mapped here"] == "`baseline`"
     big = md_table(page(reports, "biggan"), "Published: Brock")

@@ -202,6 +202,9 @@ def test_published_tables_match_the_reference() -> None:
         "sn_gd",
         "sn_gd_ttur",
     ]
+    # checked: only SAGAN's final numbers, which its abstract and Table 2 repeat
+    assert [r["row"] for r in sagan.rows() if r["verified"] == "true"] == ["attention_64"]
+    assert (s["attention_64"]["fid"], s["attention_64"]["is"]) == ("18.65", "52.52")
 
     biggan = PUBLISHED.get("biggan2019")
     assert biggan.row_keys == tuple("123456789")
@@ -215,6 +218,7 @@ def test_published_tables_match_the_reference() -> None:
     assert paper_cell(biggan, b["1"], Column("IS", "is", 2, "is_std")) == "52.52"
     assert paper_cell(biggan, b["1"], Column("shared", "shared", tick=True)) == ""
     assert all(r["verified"] == "false" for r in biggan.rows())
+    assert "Row 1 is SAGAN's own model and result" in biggan.notes  # not trained as our row 1
     assert biggan.meta["amenable_percent"] == {"without_ortho": 16, "with_ortho": 60}
 
     cifar = {(r["source"], r["model"]): r for r in PUBLISHED.get("cifar10_reproductions").rows()}

@@ -102,6 +102,16 @@ def test_batches_are_floats_in_unit_range_without_labels_unless_given():
     )
 
 
+def test_batches_in_minus_one_one_are_torchvision_normalize_of_to_tensor():
+    """value_range (-1, 1): ToTensor (x / 255) then Normalize(mean 0.5, std 0.5), as
+    BigGAN-PyTorch's loaders (utils.py get_data_loaders), to float32 rounding."""
+    values = torch.arange(256, dtype=torch.uint8)
+    x, _ = BatchSampler(values.reshape(256, 1, 1, 1), 256, seed=0, value_range=(-1.0, 1.0)).batch(0)
+    expected = (values.float() / 255 - 0.5) / 0.5
+    torch.testing.assert_close(x.flatten().sort().values, expected, rtol=0, atol=1.2e-7)
+    assert float(x.min()) == -1.0 and float(x.max()) == 1.0
+
+
 def test_labels_follow_their_images():
     images, labels = tiny_data(n=64, classes=4, size=4)
     labels = (labels * 7 + torch.arange(64) // 4) % 10  # labels that tell images apart
@@ -192,20 +202,36 @@ def test_standing_statistics_with_zero_batches_keeps_the_trained_statistics():
     assert not model.training
 
 
+UNIT, SYMMETRIC = (0.0, 1.0), (-1.0, 1.0)
+
+
 def test_to_uint8_rounds_to_nearest_and_clamps():
     k = torch.arange(256, dtype=torch.float32)
-    assert torch.equal(to_uint8(k / 255), k.to(torch.uint8))  # 8-bit values survive
-    assert torch.equal(to_uint8((k[:-1] + 0.49) / 255), k[:-1].to(torch.uint8))
-    assert torch.equal(to_uint8((k[:-1] + 0.51) / 255), (k[:-1] + 1).to(torch.uint8))
+    assert torch.equal(to_uint8(k / 255, UNIT), k.to(torch.uint8))  # 8-bit values survive
+    assert torch.equal(to_uint8((k[:-1] + 0.49) / 255, UNIT), k[:-1].to(torch.uint8))
+    assert torch.equal(to_uint8((k[:-1] + 0.51) / 255, UNIT), (k[:-1] + 1).to(torch.uint8))
     # Exact halves: torch.round rounds half to even (as numpy.rint).
     halves = torch.tensor([0.5, 1.5, 2.5, 253.5]) / 255
-    assert to_uint8(halves).tolist() == [0, 2, 2, 254]
-    assert to_uint8(torch.tensor([-0.5, -1e-6, 1.0 + 1e-6, 7.0])).tolist() == [0, 0, 255, 255]
-    assert to_uint8(torch.tensor([0.5], dtype=torch.float64)).dtype == torch.uint8
+    assert to_uint8(halves, UNIT).tolist() == [0, 2, 2, 254]
+    outside = torch.tensor([-0.5, -1e-6, 1.0 + 1e-6, 7.0])
+    assert to_uint8(outside, UNIT).tolist() == [0, 0, 255, 255]
+    assert to_uint8(torch.tensor([0.5], dtype=torch.float64), UNIT).dtype == torch.uint8
+
+
+def test_to_uint8_reads_images_in_minus_one_one_as_biggan_pytorch():
+    """(x + 1) / 2 * 255 (BigGAN-PyTorch's de-normalisation): -1 -> 0, 0 -> 127.5 -> 128 (half to
+    even), 1 -> 255; the sampler's scaling of every 8-bit value comes back unchanged."""
+    x = torch.tensor([-1.0, -1.5, 0.0, 1.0, 1.2, 2 * 10.49 / 255 - 1])
+    assert to_uint8(x, SYMMETRIC).tolist() == [0, 0, 128, 255, 255, 10]
+    images = torch.arange(256, dtype=torch.uint8).reshape(256, 1, 1, 1)
+    scaled, _ = BatchSampler(images, 256, seed=0, value_range=SYMMETRIC).batch(0)
+    back = to_uint8(scaled, SYMMETRIC).flatten().sort().values
+    assert torch.equal(back, torch.arange(256, dtype=torch.uint8))
 
 
 def test_generate_uint8_yields_exactly_num_samples():
     G = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Unflatten(1, (1, 2, 2)))
+    G.value_range = UNIT
     batches = list(generate_uint8(G, lambda n: torch.randn(n, 2), num_samples=10, batch_size=4))
     assert [b.shape[0] for b in batches] == [4, 4, 2]
     assert all(b.dtype == torch.uint8 and b.shape[1:] == (1, 2, 2) for b in batches)

@@ -139,10 +139,10 @@ class Study(Block):
             raise FieldError("seeds", list(self.seeds), "distinct ints")
         if self.baseline not in self.variants:
             raise FieldError("baseline", self.baseline, "one of " + ", ".join(self.variants))
-        for name in self.recipe.training.steps_by_dataset:
+        for name in self.recipe.training.by_dataset:
             if name not in self.datasets:
                 raise FieldError(
-                    "recipe.training.steps_by_dataset",
+                    "recipe.training.by_dataset",
                     name,
                     "datasets of the study: " + ", ".join(self.datasets),
                 )

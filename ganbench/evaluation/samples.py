@@ -35,11 +35,12 @@ def draw_latent(prior: str, n: int, z_dim: int, *, psi: float | None, generator)
 
 class LabelledGenerator(nn.Module):
     """Takes ``(N, z_dim + 1)``: z and, in the last column, the class label (a conditional G) or
-    ``(N, z_dim)`` (an unconditional one), so the label-free scoring code can drive any G."""
+    ``(N, z_dim)`` (an unconditional one), so the label-free scoring code can drive any G.
+    Its images are G's, in G's ``value_range``."""
 
     def __init__(self, G: nn.Module, num_classes: int) -> None:
         super().__init__()
-        self.G, self.num_classes = G, num_classes
+        self.G, self.num_classes, self.value_range = G, num_classes, G.value_range
 
     def forward(self, zy: Tensor) -> Tensor:
         if not self.num_classes:
@@ -107,7 +108,7 @@ def sample_grid(G, spec, evaluation, grid_size: int, psi: float | None, device) 
     g = torch.Generator().manual_seed(evaluation.seed)
     z = draw_latent(prior, rows * grid_size, spec.z_dim, psi=psi, generator=g)
     y = torch.arange(rows).repeat_interleave(grid_size).to(device) if spec.num_classes else None
-    return to_uint8(G(z.to(device), y)).cpu()
+    return to_uint8(G(z.to(device), y), G.value_range).cpu()
 
 
 def write_grid_png(path, images: Tensor, *, nrow: int, padding: int = 2) -> None:
@@ -141,7 +142,7 @@ def attention_maps(G, spec, evaluation, queries: int, device):
         g = torch.Generator().manual_seed(evaluation.seed)
         z = torch.randn(1, spec.z_dim, generator=g).to(device)
         y = torch.zeros(1, dtype=torch.long, device=device) if spec.num_classes else None
-        image = to_uint8(G(z, y))[0].cpu()
+        image = to_uint8(G(z, y), G.value_range)[0].cpu()
         beta = block.last_attention[0].float().cpu()  # (N, N/4)
     finally:
         block.record_attention, block.last_attention = False, None

@@ -273,7 +273,7 @@ class _FiniteCheck(nn.Module):
 
     def __init__(self, G: nn.Module, flag: list[bool]) -> None:
         super().__init__()
-        self.G, self.flag = G, flag
+        self.G, self.flag, self.value_range = G, flag, G.value_range
 
     def forward(self, z: Tensor) -> Tensor:
         x = self.G(z)

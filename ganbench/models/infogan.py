@@ -44,6 +44,8 @@ def _maybe_bn(enabled: bool, n: int, dims: int) -> list[nn.Module]:
 class Generator(nn.Module):
     """z (N, z_dim) -> images (N, C, H, W) in [0, 1]; ``logits`` gives the pre-sigmoid output."""
 
+    value_range = (0.0, 1.0)  # compare_gan v1: sigmoid output, data in [0, 1]
+
     def __init__(
         self, image_shape: tuple[int, int, int], z_dim: int, width: float, activation: str = "lrelu"
     ) -> None:

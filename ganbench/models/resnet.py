@@ -14,7 +14,7 @@ Channel plans (multiples of ``ch``, one entry per feature-map resolution):
     D 64:  block outputs ch x [1, 2, 4, 8, 16],      down [y, y, y, y, n]     (32, 16, 8, 4, 4)
     D 128: block outputs ch x [1, 2, 4, 8, 16, 16],  down [y, y, y, y, y, n]
 
-    G: z -> linear -> (C0, 4, 4) -> up-blocks -> BN -> ReLU -> conv3x3 -> (tanh + 1) / 2
+    G: z -> linear -> (C0, 4, 4) -> up-blocks -> BN -> ReLU -> conv3x3 -> tanh
        up-block: CBN -> ReLU -> upsample x2 -> conv3x3 -> CBN -> ReLU -> conv3x3,
                  shortcut: upsample x2 -> conv1x1
     D: optimized block (conv3x3 -> ReLU -> conv3x3 -> avgpool; shortcut avgpool -> conv1x1),
@@ -22,8 +22,10 @@ Channel plans (multiples of ``ch``, one entry per feature-map resolution):
        when channels change or it downsamples, identity otherwise), ReLU, global sum pooling,
        logits = linear(h) + <embed(y), h> (the projection term, when conditional).
 
-Images are (N, C, H, W) floats in [0, 1], as elsewhere in ganbench (``to_uint8`` takes [0, 1]):
-G ends in ``(tanh(.) + 1) / 2`` (BigGAN's tanh, rescaled); ``G.logits`` is the pre-tanh output.
+Images are (N, C, H, W) floats in [-1, 1] (``ResNetGenerator.value_range``), as in BigGAN-PyTorch
+(G ends in tanh, BigGAN.py ``Generator.forward``; real images go through ``Normalize(0.5, 0.5)``,
+utils.py ``get_data_loaders``) and the SAGAN code (generator.py:133 tanh; dataset.py:33
+``x * 2 / 255 - 1``); the training data are scaled to the same range (``BatchSampler``).
 """
 
 from __future__ import annotations
@@ -184,7 +186,9 @@ def _check_y(y: Tensor | None, n: int, num_classes: int, who: str) -> None:
 
 
 class ResNetGenerator(nn.Module):
-    """``G(z, y=None)``: z (N, z_dim) [and labels y (N,)] -> images (N, C, R, R) in [0, 1]."""
+    """``G(z, y=None)``: z (N, z_dim) [and labels y (N,)] -> images (N, C, R, R) in [-1, 1]."""
+
+    value_range = (-1.0, 1.0)
 
     def __init__(self, cfg: ResNetConfig) -> None:
         super().__init__()
@@ -225,8 +229,7 @@ class ResNetGenerator(nn.Module):
         self.out_bn = nn.BatchNorm2d(chans[-1])
         self.out_conv = _conv(chans[-1], cfg.image_channels, 3, sn, init)
 
-    def logits(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """The pre-tanh output (N, C, R, R)."""
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         cfg, n = self.cfg, z.shape[0]
         if z.ndim != 2 or z.shape[1] != cfg.z_dim:
             raise ValueError(
@@ -249,10 +252,7 @@ class ResNetGenerator(nn.Module):
                 h = self.extras[str(i)](h)
         h = self.out_conv(F.relu(self.out_bn(h)))
         _check(h, (cfg.image_channels, cfg.resolution, cfg.resolution), "G output")
-        return h
-
-    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return (torch.tanh(self.logits(z, y)) + 1) / 2
+        return torch.tanh(h)
 
 
 class ResNetDiscriminator(nn.Module):

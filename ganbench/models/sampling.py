@@ -65,9 +65,14 @@ def standing_statistics(
     G.eval()
 
 
-def to_uint8(images: Tensor) -> Tensor:
-    """[0, 1] floats -> uint8, rounding as an 8-bit image file would store them."""
-    return (images.float() * 255).round_().clamp_(0, 255).to(torch.uint8)
+def to_uint8(images: Tensor, value_range: tuple[float, float]) -> Tensor:
+    """Floats in ``value_range`` (lo, hi) -> uint8, lo -> 0 and hi -> 255, rounding as an 8-bit
+    image file would store them. For (-1, 1) this is BigGAN-PyTorch's ``(x + 1) / 2`` before its
+    Inception network and image files (utils.py ``sample_sheet``, inception_utils.py)."""
+    lo, hi = value_range
+    x = images.float() if lo == 0 else images.float() - lo
+    x = x * 255 if hi - lo == 1 else x * (255 / (hi - lo))
+    return x.round_().clamp_(0, 255).to(torch.uint8)
 
 
 @torch.no_grad()
@@ -77,9 +82,10 @@ def generate_uint8(
     """Yield uint8 batches (n, C, H, W) from G, ``num_samples`` in all; G is used as it is.
 
     Batches stay on G's device (the feature extractor takes them from there; no host round trip).
+    G's images are read in its ``value_range``.
     """
     done = 0
     while done < num_samples:
         n = min(batch_size, num_samples - done)
-        yield to_uint8(G(sample_z(n)))
+        yield to_uint8(G(sample_z(n)), G.value_range)
         done += n

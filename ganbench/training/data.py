@@ -11,7 +11,9 @@ HOST_IMAGES_ABOVE = 2**31  # uint8 values: datasets above 2 GiB stay on the host
 class BatchSampler:
     """Shuffle once per epoch with a generator seeded by (seed, epoch); drop the last partial batch.
 
-    ``images`` is uint8 (N, C, H, W); batches come back as float in [0, 1] on ``device``, with
+    ``images`` is uint8 (N, C, H, W); batches come back as floats on ``device`` in
+    ``value_range`` (lo, hi): 0 -> lo, 255 -> hi, i.e. lo + (hi - lo) * x / 255 (for (-1, 1)
+    torchvision's ``ToTensor`` then ``Normalize(0.5, 0.5)``, as BigGAN-PyTorch feeds D), with
     their ``labels`` (N,) int64 when given (else None). Under data
     parallelism (``world`` > 1) every process draws the same global batch of ``batch_size`` and
     keeps its ``rank``-th contiguous share, so the processes together see exactly the batch one
@@ -28,6 +30,7 @@ class BatchSampler:
         labels: Tensor | None = None,
         rank: int = 0,
         world: int = 1,
+        value_range: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError("images must be uint8 (N, C, H, W)")
@@ -45,7 +48,7 @@ class BatchSampler:
         self.labels = (
             None if labels is None else labels.to(device=self.images.device, dtype=torch.long)
         )
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size, self.seed, self.value_range = batch_size, seed, value_range
         self.share = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
         self.per_epoch = images.shape[0] // batch_size
         self._epoch, self._perm = -1, None
@@ -61,7 +64,10 @@ class BatchSampler:
         return self._perm[i * self.batch_size : (i + 1) * self.batch_size][self.share]
 
     def batch(self, step: int) -> tuple[Tensor, Tensor | None]:
-        """(images in [0, 1], labels or None) of ``step``'s batch (this rank's share)."""
+        """(images in ``value_range``, labels or None) of ``step``'s batch (this rank's share)."""
         idx = self.indices(step)
         x = self.images[idx].to(self.device).float().div_(255)
+        lo, hi = self.value_range
+        if (lo, hi) != (0.0, 1.0):
+            x.mul_(hi - lo).add_(lo)
         return x, None if self.labels is None else self.labels[idx].to(self.device)

@@ -127,6 +127,7 @@ class Trainer:
             labels=labels if spec.num_classes else None,
             rank=rank,
             world=world,
+            value_range=self.G.value_range,  # D sees real images in G's output range
         )
         self.latent = LATENTS.get(t.latent)
         self.scaler = torch.amp.GradScaler(device.type, enabled=t.precision == "fp16")
@@ -227,7 +228,7 @@ class Trainer:
         over each micro-batch, and spectral norm runs one power iteration per micro-batch forward,
         as there."""
         obj, t = self.objective, self.spec.recipe.training
-        real, y_real = self.sampler.batch(self.step)  # (B, C, H, W) in [0, 1]; labels or None
+        real, y_real = self.sampler.batch(self.step)  # (B, C, H, W) in G's range; labels or None
         real = real.contiguous(memory_format=self.memory_format)
         amp = autocast(self.device, t.precision)
         logs: dict[str, Tensor] = {}
