@@ -24,7 +24,7 @@ What is measured (all on this machine, one torch thread):
   orthogonal regularisation) is reported as a share, and the op count must not depend on batch.
 * Ops: every dispatched aten op that touches the device and is not a view, an allocation or a
   profiler marker; each launches at least one kernel on a GPU (many launch two or three). z and
-  fake labels are drawn on the host: only their copies to the device count. Adam runs fused on
+  fake labels are drawn on the device (their draws count). Adam runs fused on
   CUDA in ganbench (``make_adam``); while counting it is not run and its launches are modelled
   from ``multi_tensor_apply``'s limits (36 tensors or 320 blocks of 65,536 elements per launch
   for Adam's 4 lists; one ``_foreach_add_`` of the step counters, 110 tensors per launch).
@@ -38,8 +38,10 @@ What is measured (all on this machine, one torch thread):
   forwards when G has BatchNorm. Extractor FLOPs per image are counted on the real extractor: the
   Inception network of ganbench.metrics.inception with generated random weights (no real weights
   exist here; the code path and shapes are the real ones), or the classifier CNN at its width.
-  Scores (FID, KID, PRDC) run in float64 NumPy on the host: their matrix products are counted by
-  formula and reported as CPU core-hours at this machine's measured one-core float64 GEMM rate.
+  FID and KID run in float64 NumPy on the host: their matrix products are counted by formula and
+  reported as CPU core-hours at this machine's measured one-core float64 GEMM rate. PRDC's
+  distances run in float64 on the evaluation device (counted by formula, at the GPU's FP64
+  tensor-core peak times the same utilisation).
   Not counted: reference statistics and classifier training (once per dataset), sample grids.
 * CPU time per step: the study's baseline variant (its re-runs) per dataset, on this CPU at batch
   64 (or the run's batch if smaller; halved while a window would exceed ``--cpu-gflop``), after a
@@ -93,8 +95,8 @@ from ganbench.plan import RunSpec, build_networks, load_plan, study_runs
 from ganbench.training.data import BatchSampler
 
 PEAKS = {  # dense TFLOPS (NVIDIA datasheets; H100 SXM5 dense values: Hopper whitepaper, table 3)
-    "A100": {"fp32": 19.5e12, "tf32": 156e12, "bf16": 312e12},
-    "H100": {"fp32": 67e12, "tf32": 494.7e12, "bf16": 989.4e12},
+    "A100": {"fp32": 19.5e12, "tf32": 156e12, "bf16": 312e12, "fp64": 19.5e12},  # FP64 TC
+    "H100": {"fp32": 67e12, "tf32": 494.7e12, "bf16": 989.4e12, "fp64": 67e12},  # FP64 TC
 }
 # Reference-split sizes of sources that do not state them (standard partitions).
 KNOWN_SPLITS = {
@@ -230,35 +232,16 @@ def fake_data(spec: RunSpec, n: int) -> tuple[torch.Tensor, torch.Tensor | None]
 
 
 def make_trainer(spec: RunSpec, device: str, run_dir: str, *, counting: bool) -> loop.Trainer:
-    """A Trainer on ``device``; ``counting``: Adam modelled (:class:`ModelledAdam`) and the
-    host-side draws of z and labels not counted (:func:`host_draws`)."""
+    """A Trainer on ``device``; ``counting``: Adam modelled (:class:`ModelledAdam`). z and the
+    fake labels are drawn on the device and counted as the step's own ops."""
     images, labels = fake_data(
         spec, spec.recipe.training.batch_size * (8 * spec.recipe.optimiser.n_disc + 1)
     )
     adam = modelled_adam() if counting else contextlib.nullcontext()
     with torch.device(device), adam:
         trainer = loop.Trainer(spec, images, labels, run_dir, device=torch.device(device))
-    if counting:
-        host_draws(trainer)
     trainer.sampler.indices(0)  # the epoch's permutation, drawn outside any count
     return trainer
-
-
-def host_draws(trainer: loop.Trainer) -> None:
-    """z and fake labels are drawn on the host and copied to the device: count only the copies
-    (on the CPU the draws would count as device ops, on a GPU they launch nothing)."""
-    draw = trainer._fake_inputs
-
-    def counted():
-        counter = OpCounter.active
-        if counter is None:
-            return draw()
-        with counter.pause():
-            z, y = draw()
-        counter.ops["_to_copy (host to device)"] += 1 + (y is not None)
-        return z, y
-
-    trainer._fake_inputs = counted
 
 
 def rebatch(trainer: loop.Trainer, spec: RunSpec) -> None:
@@ -418,8 +401,7 @@ def cpu_time(spec: RunSpec, cost: StepCost, budget_gflop: float, check: bool) ->
             windows += 1
         seconds = (time.perf_counter() - t0) / (windows * n)
         out = {"batch": b, "s_per_step": seconds, "gflops": sum(cost.flops(b)) / seconds / 1e9}
-        if check:  # fused Adam as run; the host-side draws counted as copies only
-            host_draws(trainer)
+        if check:  # fused Adam as run
             c = count_window(trainer)
             out["cpu_flops"], out["cpu_ops"] = c.total_flops / n, c.total_ops / n
     return out
@@ -473,14 +455,20 @@ def scorings(spec: RunSpec) -> int:
 
 
 def host_flops(g: Group) -> float:
-    """float64 FLOPs of the scores of one run: per scoring KID (4 m^2 d per subset: two syrk and
-    one gemm), PRDC (fake k-NN radii 2 M^2 d, fake-real distances 2 M N d), the running
-    covariance (2 M d^2) and FID (~6 d^3); once per run the real k-NN radii (2 N^2 d)."""
+    """float64 FLOPs of the host's scores of one run, per scoring: KID (4 m^2 d per subset: two
+    syrk and one gemm), the running covariance (2 M d^2) and FID (~6 d^3)."""
     e, d = g.spec.recipe.evaluation, g.feature_dim
     m, M = e.kid_subset_size, e.num_fake
-    N = g.ref_n or M
-    per = e.kid_subsets * 4 * m * m * d + 2 * M * M * d + 2 * M * N * d + 2 * M * d * d + 6 * d**3
-    return scorings(g.spec) * per + 2 * N * N * d
+    return scorings(g.spec) * (e.kid_subsets * 4 * m * m * d + 2 * M * d * d + 6 * d**3)
+
+
+def prdc_flops(g: Group) -> float:
+    """float64 FLOPs of one run's PRDC on the evaluation device (ganbench.metrics.prdc): per
+    scoring the fake k-NN radii (2 M^2 d) and fake-real distances (2 M N d); once per run the
+    real k-NN radii (2 N^2 d)."""
+    e, d = g.spec.recipe.evaluation, g.feature_dim
+    M, N = e.num_fake, g.ref_n or e.num_fake
+    return scorings(g.spec) * (2 * M * M * d + 2 * M * N * d) + 2 * N * N * d
 
 
 @dataclasses.dataclass
@@ -532,11 +520,16 @@ def group_totals(g: Group, args) -> Totals:
     out.eval_flops = g.runs * n * (ev_conv + ev_mm)
     launch_step, launch_eval = train_ops * args.launch_us * 1e-6, ev_ops * args.launch_us * 1e-6
     out.launch_s = g.runs * (t.steps * launch_step + n * launch_eval)
+    prdc = prdc_flops(g)
+    out.eval_flops += g.runs * prdc
     for gpu in PEAKS:
         step = seconds(conv, mm, t.precision, gpu, args)
         score = seconds(ev_conv, ev_mm, "fp32", gpu, args)
-        out.compute_s[gpu] = g.runs * (t.steps * step + n * score)
-        out.est_s[gpu] = g.runs * (t.steps * max(step, launch_step) + n * max(score, launch_eval))
+        prdc_s = prdc / (PEAKS[gpu]["fp64"] * args.util)
+        out.compute_s[gpu] = g.runs * (t.steps * step + n * score + prdc_s)
+        out.est_s[gpu] = g.runs * (
+            t.steps * max(step, launch_step) + n * max(score, launch_eval) + prdc_s
+        )
     return out
 
 
@@ -707,15 +700,15 @@ def main() -> None:
                 fmt(g.extractor.flops / 1e9),
                 fmt(g_lo) if g_lo == g_hi else f"{fmt(g_lo)}-{fmt(g_hi)}", fmt(g.extractor.ops, 4),
                 fmt(g.gen.ops, 4), f"{ref_n:,}" if known else f"{e.num_fake:,} (assumed)",
-                fmt(host_flops(g) / 1e12),
+                fmt(host_flops(g) / 1e12), fmt(prdc_flops(g) / 1e12),
             ])  # fmt: skip
         print(
             f"\nevaluation per run ({extractor_name} features; ops per call of the first model; "
-            f"host: float64 score FLOPs):"
+            f"float64 FLOPs of the scores: FID/KID on the host, PRDC on the device):"
         )
         print(table(["dataset", "scorings", "images", "standing", "extractor GFLOP/img",
                      "G MFLOP/img", "extractor ops/batch", "G ops/batch", "reference",
-                     "host TFLOP/run"], ev_rows))  # fmt: skip
+                     "host TFLOP/run", "PRDC TFLOP/run"], ev_rows))  # fmt: skip
         if timed:
             rows = []
             for (st, dataset), (rep, t) in timed.items():

@@ -262,3 +262,28 @@ def test_padded_dataset_source():
     assert data.x_train[:, :, :2].max() == 0 and data.x_train[:, :, :, -2:].max() == 0
     assert np.array_equal(data.y_train, base.y_train)
     assert data.name == "shapes32"
+
+
+def test_noise_is_a_pure_function_of_seed_step_and_stream(tmp_path):
+    """z and fake labels come from a generator on the device seeded by (seed, step, stream):
+    the same for the same step whatever came before (so a resumed run draws them again), new
+    for every step and for the D and the G step of one step, other with another seed."""
+    spec = resnet_run()
+    images, labels = tiny_data()
+    a = Trainer(spec, images, labels, tmp_path / "a", device=CPU)
+    b = Trainer(spec, images, labels, tmp_path / "b", device=CPU)
+    draws = {}
+    for step in range(3):
+        a.step = step
+        draws[step] = [a._fake_inputs(stream) for stream in (0, 1)]
+        torch.rand(5)  # the global RNG moves (penalties, dropout): the noise does not
+    b.step = 2
+    for (za, ya), (zb, yb) in zip(draws[2], (b._fake_inputs(0), b._fake_inputs(1)), strict=True):
+        assert torch.equal(za, zb) and torch.equal(ya, yb)
+    flat = [z for step in draws.values() for z, _ in step]
+    assert all(not torch.equal(p, q) for i, p in enumerate(flat) for q in flat[i + 1 :])
+    other = Trainer(resnet_run(seed=1), images, labels, tmp_path / "c", device=CPU)
+    other.step = 2
+    assert not torch.equal(other._fake_inputs(0)[0], draws[2][0][0])
+    z, y = draws[0][0]
+    assert z.shape == (8, spec.z_dim) and y.dtype == torch.int64 and int(y.min()) >= 0

@@ -44,8 +44,17 @@ class ToyD(nn.Module):
         return self.net(x).squeeze(1)
 
 
+def sgd(params, lr, betas, device, eps=1e-8):
+    """Plain SGD in place of Adam: the update is lr x the accumulated gradient. Adam divides by
+    sqrt(v), which turns float32 noise in a near-zero gradient into a full step of either sign,
+    so parameters after Adam steps cannot be compared to 1e-6; the gradients (compared too)
+    are what accumulation produces."""
+    return torch.optim.SGD(params, lr=lr)
+
+
 def toy_trainer(monkeypatch, tmp_path, variant: str, accumulate: int, name: str) -> Trainer:
     monkeypatch.setattr(loop, "build_networks", lambda spec: (ToyG(), ToyD()))
+    monkeypatch.setattr(loop, "make_adam", sgd)
     spec = lucic_run(variant, training={"batch_size": 8, "accumulate": accumulate})
     images = tiny_data(n=64, size=28)[0]
     return Trainer(spec, images, None, tmp_path / name, device=CPU)

@@ -32,6 +32,7 @@ class ToyExtractor:
     name = "toy"
     feature_dim = 12
     weights_sha256 = "ab" * 32
+    device = torch.device("cpu")
 
     def __init__(self) -> None:
         g = torch.Generator().manual_seed(0)

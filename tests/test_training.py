@@ -24,6 +24,7 @@ from ganbench.losses import OBJECTIVES, PENALTIES
 from ganbench.models.sampling import LATENTS, generate_uint8, standing_statistics, to_uint8
 from ganbench.plan import RunSpec, build_networks
 from ganbench.training import checkpoint as ckpt
+from ganbench.training import data as data_module
 from ganbench.training.data import BatchSampler
 from ganbench.training.launch import train_run
 from ganbench.training.loop import Trainer, TrainResult, checkpoint_steps
@@ -135,6 +136,32 @@ def test_shards_partition_the_global_batch():
         shares = [p.batch(step) for p in parts]
         assert torch.equal(torch.cat([s[0] for s in shares]), x)
         assert torch.equal(torch.cat([s[1] for s in shares]), y)
+
+
+def test_prefetched_batches_equal_the_direct_ones_in_order_and_after_a_jump():
+    """The background gathers (host-resident data of a GPU; forced here on the CPU) give every
+    step the batch the direct path gives it: across epoch boundaries, after a jump forward
+    (a resumed run) and back, with labels; ``close`` stops the threads."""
+    images, labels = tiny_data(n=40, size=4)
+    direct = BatchSampler(images, 8, seed=3, labels=labels, value_range=(-1.0, 1.0))
+    ahead = BatchSampler(images, 8, seed=3, labels=labels, value_range=(-1.0, 1.0), prefetch=3)
+    assert (direct.prefetch, ahead.prefetch) == (0, 3)
+    for step in [*range(12), 30, 31, 2, 3]:  # 5 steps per epoch
+        (x0, y0), (x1, y1) = direct.batch(step), ahead.batch(step)
+        assert torch.equal(x0, x1) and torch.equal(y0, y1), step
+        assert set(ahead._pending) == set(range(step + 1, step + 4))  # the next 3 in flight
+    ahead.close()
+    assert ahead._pool is None and not ahead._pending
+
+
+def test_host_resident_data_of_a_gpu_is_prefetched_by_default(monkeypatch):
+    """Only data that stays on the host of a GPU is gathered ahead; checked without a GPU by
+    lowering the size threshold and asking for a device that is not the CPU."""
+    monkeypatch.setattr(data_module, "HOST_IMAGES_ABOVE", 10)
+    sampler = BatchSampler(indexed_images(64), 8, seed=0, device="meta")
+    assert sampler.images.device.type == "cpu" and sampler.prefetch == data_module.PREFETCH
+    sampler.close()
+    assert BatchSampler(indexed_images(64), 8, seed=0).prefetch == 0  # on the CPU: gathered there
 
 
 def test_bad_sampler_arguments_are_refused():

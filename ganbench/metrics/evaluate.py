@@ -61,9 +61,9 @@ class Reference:
     # k -> the features' k-NN radii for PRDC, computed once per process (not saved)
     _radii: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def knn_radii(self, k: int) -> np.ndarray:
+    def knn_radii(self, k: int, device: torch.device | str = "cpu") -> np.ndarray:
         if k not in self._radii:
-            self._radii[k] = real_knn_radii(self.features, k)
+            self._radii[k] = real_knn_radii(self.features, k, device=device)
         return self._radii[k]
 
     def save(self, path: str | Path) -> None:
@@ -172,9 +172,11 @@ def score(
     sigma: np.ndarray,
     reference: Reference,
     cfg: Evaluation,
+    device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """FID, KID (mean, std over subsets), IS (mean, std over splits) and precision, recall,
-    density, coverage (k = ``cfg.prdc_k``) of one sample set against the reference."""
+    density, coverage (k = ``cfg.prdc_k``; their distances on ``device``, the extractor's) of
+    one sample set against the reference."""
     fid = frechet_distance(mu, sigma, reference.mu, reference.sigma)
     kid_mean, kid_std = kernel_inception_distance(
         features,
@@ -184,8 +186,9 @@ def score(
         seed=cfg.seed,
     )
     is_mean, is_std = inception_score(logits, splits=cfg.is_splits, seed=cfg.seed)
+    k = cfg.prdc_k
     prdc = precision_recall_density_coverage(
-        reference.features, features, k=cfg.prdc_k, real_radii=reference.knn_radii(cfg.prdc_k)
+        reference.features, features, k=k, real_radii=reference.knn_radii(k, device), device=device
     )
     values = (fid, kid_mean, kid_std, is_mean, is_std, *(prdc[k] for k in SCORE_KEYS[5:]))
     return dict(zip(SCORE_KEYS, values, strict=True))
@@ -210,7 +213,7 @@ def score_images(
     features, logits, stats = features_and_stats(
         extractor, batches_of(images, cfg.batch_size), capacity=len(images)
     )
-    return score(features, logits, stats.mean(), stats.cov(), reference, cfg)
+    return score(features, logits, stats.mean(), stats.cov(), reference, cfg, extractor.device)
 
 
 def _finite(batches: Iterable[Tensor], check: Callable[[], bool]) -> Iterable[Tensor]:
@@ -265,7 +268,7 @@ def score_generator(
     )
     if not finite[0]:
         raise NonFiniteSamplesError("generator output is not finite")
-    return score(features, logits, stats.mean(), stats.cov(), reference, cfg)
+    return score(features, logits, stats.mean(), stats.cov(), reference, cfg, extractor.device)
 
 
 class _FiniteCheck(nn.Module):

@@ -38,6 +38,7 @@ class FeatureExtractor(Protocol):
     name: str
     feature_dim: int
     weights_sha256: str
+    device: torch.device  # where it runs (and where the scores' PRDC distances are computed)
 
     def __call__(self, images_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, C, H, W) uint8 -> features (N, feature_dim) and logits (N, classes), float."""

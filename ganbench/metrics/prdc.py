@@ -37,7 +37,9 @@ also takes the (k+1)-th smallest distance including self) with two differences:
 
 It computes neither density nor coverage.
 
-Numerics: all arithmetic is float64 (inputs are converted). Distances use
+Device: the arithmetic runs in torch on ``device`` (the evaluation's: a GPU run scores there, in
+chunks; default the CPU); inputs and outputs are NumPy. Numerics: all arithmetic is float64
+(inputs are converted). Distances use
 ‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b, clipped at 0, in scikit-learn's order of operations, with
 self-distances set to exactly 0 as scikit-learn (and hence ``prdc``) does. Both sets are first
 shifted by the real set's mean rounded to integers: the metrics are translation invariant, the shift
@@ -49,8 +51,9 @@ float32 ulp of a radius may be decided differently here (a single-sample effect,
 
 Memory: distances are computed ``chunk_size`` rows at a time against the whole other set, so the
 largest temporaries are two float64 (chunk_size, max(N, M)) arrays (about 400 MB for the default
-chunk of 512 against 50 000 samples) plus the float64 copies of the inputs; the full N × M matrix
-is never built. The chunking does not change the result.
+chunk of 512 against 50 000 samples) plus the float64 copies of the inputs on ``device``; the full
+N × M matrix is never built. Neither the chunking nor the device changes the result (tested: the
+counts behind the four numbers are exact comparisons of the same float64 distances).
 """
 
 from __future__ import annotations
@@ -58,11 +61,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from ganbench.errors import UserError
 from ganbench.metrics.checks import finite_matrix
 
 DEFAULT_CHUNK_SIZE = 512
+Device = torch.device | str
 
 
 def precision_recall_density_coverage(
@@ -72,14 +78,16 @@ def precision_recall_density_coverage(
     k: int = 5,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     real_radii: np.ndarray | None = None,
+    device: Device = "cpu",
 ) -> dict[str, float]:
     """Precision, recall, density and coverage of ``fake`` (M, d) against ``real`` (N, d).
 
     ``k`` is the neighbourhood size of the k-NN balls (Naeem et al. recommend 5, Kynkäänniemi et
     al. use 3); it must be below both N and M. ``chunk_size`` rows are processed at a time; it
     bounds memory and does not change the result. ``real_radii``: the real set's k-NN radii from
-    :func:`real_knn_radii` (the same numbers; lets a fixed reference skip its N x N pass). Returns a
-    dict with float values for ``"precision"``, ``"recall"``, ``"density"`` and ``"coverage"``.
+    :func:`real_knn_radii` (the same numbers; lets a fixed reference skip its N x N pass).
+    ``device``: where the distances are computed. Returns a dict with float values for
+    ``"precision"``, ``"recall"``, ``"density"`` and ``"coverage"``.
     """
     real = finite_matrix("real features", real, dtype=np.float64)
     fake = finite_matrix("fake features", fake, dtype=np.float64)
@@ -97,86 +105,88 @@ def precision_recall_density_coverage(
             f"PRDC k = {k} needs more than k samples in each set (the k-th neighbour excludes the "
             f"sample itself); got {n_real} real and {n_fake} fake samples"
         )
+    if real_radii is not None and np.shape(real_radii) != (n_real,):
+        raise UserError(f"real_radii must have shape ({n_real},), got {np.shape(real_radii)}")
     k, chunk_size = int(k), int(chunk_size)
 
-    real, shift, real_sq = _shifted(real)
-    fake = fake - shift
-    fake_sq = np.einsum("ij,ij->i", fake, fake)
-
+    real, shift, real_sq = _shifted(torch.from_numpy(real).to(device))
+    fake = torch.from_numpy(fake).to(device) - shift
+    fake_sq = (fake * fake).sum(dim=1)
     if real_radii is None:
-        real_radii = knn_radii(real, k, chunk_size=chunk_size, sq_norms=real_sq)  # (N,)
-    elif np.shape(real_radii) != (n_real,):
-        raise UserError(f"real_radii must have shape ({n_real},), got {np.shape(real_radii)}")
+        radii = knn_radii(real, k, chunk_size=chunk_size, sq_norms=real_sq)  # (N,)
+    else:
+        radii = torch.as_tensor(np.asarray(real_radii, dtype=np.float64)).to(device)
     fake_radii = knn_radii(fake, k, chunk_size=chunk_size, sq_norms=fake_sq)  # (M,)
 
     fake_in_real = 0  # fake samples inside at least one real ball (precision)
     balls_hit = 0  # (fake, real ball containing it) pairs (density)
-    real_recalled = np.zeros(n_real, dtype=bool)  # inside at least one fake ball (recall)
-    real_covered = np.zeros(n_real, dtype=bool)  # its ball contains a fake sample (coverage)
+    real_recalled = torch.zeros(n_real, dtype=torch.bool, device=real.device)  # (recall)
+    real_covered = torch.zeros_like(real_recalled)  # its ball holds a fake sample (coverage)
     for start, stop in _chunks(n_fake, chunk_size):
         dist = pairwise_distances(fake[start:stop], real, fake_sq[start:stop], real_sq)  # (c, N)
-        inside_real = dist < real_radii[np.newaxis, :]  # fake j inside the ball of real i
-        fake_in_real += int(np.count_nonzero(inside_real.any(axis=1)))
-        balls_hit += int(np.count_nonzero(inside_real))
-        real_covered |= inside_real.any(axis=0)
+        inside_real = dist < radii[None, :]  # fake j inside the ball of real i
+        fake_in_real += int(inside_real.any(dim=1).count_nonzero())
+        balls_hit += int(inside_real.count_nonzero())
+        real_covered |= inside_real.any(dim=0)
         del inside_real
-        real_recalled |= (dist < fake_radii[start:stop, np.newaxis]).any(axis=0)
+        real_recalled |= (dist < fake_radii[start:stop, None]).any(dim=0)
 
     return {
         "precision": fake_in_real / n_fake,
-        "recall": float(np.count_nonzero(real_recalled)) / n_real,
+        "recall": int(real_recalled.count_nonzero()) / n_real,
         "density": balls_hit / (k * n_fake),
-        "coverage": float(np.count_nonzero(real_covered)) / n_real,
+        "coverage": int(real_covered.count_nonzero()) / n_real,
     }
 
 
-def _shifted(real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _shifted(real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Translation invariance: an integer shift near the real mean removes large offsets (less
     cancellation in ‖a‖² + ‖b‖² − 2a·b) and is exact for integer and float32 inputs. Returns the
     shifted real rows, the shift and their squared norms."""
-    shift = np.round(real.mean(axis=0))
+    shift = torch.round(real.mean(dim=0))  # half to even, as NumPy
     real = real - shift
-    return real, shift, np.einsum("ij,ij->i", real, real)
+    return real, shift, (real * real).sum(dim=1)
 
 
-def real_knn_radii(real: np.ndarray, k: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> np.ndarray:
+def real_knn_radii(
+    real: np.ndarray, k: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE, device: Device = "cpu"
+) -> np.ndarray:
     """The real set's k-NN radii exactly as :func:`precision_recall_density_coverage` computes
     them, to pass back as its ``real_radii`` when one reference is scored many times."""
     real = finite_matrix("real features", real, dtype=np.float64)
     if not _is_int(k) or not 1 <= k < len(real):
         raise UserError(f"PRDC k must be an integer in [1, {len(real) - 1}]; got {k!r}")
-    shifted, _, sq = _shifted(real)
-    return knn_radii(shifted, int(k), chunk_size=chunk_size, sq_norms=sq)
+    shifted, _, sq = _shifted(torch.from_numpy(real).to(device))
+    return knn_radii(shifted, int(k), chunk_size=chunk_size, sq_norms=sq).cpu().numpy()
 
 
 def knn_radii(
-    features: np.ndarray,
+    features: Tensor | np.ndarray,
     k: int,
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    sq_norms: np.ndarray | None = None,
-) -> np.ndarray:
-    """Distance of each row of ``features`` (N, d) to its k-th nearest other row, shape (N,).
+    sq_norms: Tensor | None = None,
+) -> Tensor:
+    """Distance of each row of ``features`` (N, d) to its k-th nearest other row, shape (N,),
+    float64 on the features' device.
 
     The (k+1)-th smallest distance with the self-distance set to exactly 0 (``prdc``'s rule), so a
     row with k or more exact duplicates gets radius 0. Requires 1 ≤ k < N.
     """
+    features = torch.as_tensor(features, dtype=torch.float64)
     if sq_norms is None:
-        sq_norms = np.einsum("ij,ij->i", features, features)
+        sq_norms = (features * features).sum(dim=1)
     n = len(features)
-    radii = np.empty(n, dtype=np.float64)
+    radii = features.new_empty(n)
     for start, stop in _chunks(n, chunk_size):
         dist = pairwise_distances(features[start:stop], features, sq_norms[start:stop], sq_norms)
-        rows = np.arange(stop - start)
+        rows = torch.arange(stop - start, device=features.device)
         dist[rows, start + rows] = 0.0
-        # Index k of the ascending order (0-based) is the (k+1)-th smallest.
-        radii[start:stop] = np.partition(dist, k, axis=1)[:, k]
+        radii[start:stop] = torch.kthvalue(dist, k + 1, dim=1).values  # the (k+1)-th smallest
     return radii
 
 
-def pairwise_distances(
-    A: np.ndarray, B: np.ndarray, A_sq: np.ndarray, B_sq: np.ndarray
-) -> np.ndarray:
+def pairwise_distances(A: Tensor, B: Tensor, A_sq: Tensor, B_sq: Tensor) -> Tensor:
     """Euclidean distances (len(A), len(B)) from ‖a‖² + ‖b‖² − 2a·b, clipped at 0; float64.
 
     ``A_sq`` and ``B_sq`` are the rows' squared norms. Same order of operations as scikit-learn's
@@ -184,10 +194,9 @@ def pairwise_distances(
     """
     dist = A @ B.T
     dist *= -2.0
-    dist += A_sq[:, np.newaxis]
-    dist += B_sq[np.newaxis, :]
-    np.maximum(dist, 0.0, out=dist)
-    return np.sqrt(dist, out=dist)
+    dist += A_sq[:, None]
+    dist += B_sq[None, :]
+    return dist.clamp_min_(0.0).sqrt_()
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 
 import torch
@@ -10,6 +11,13 @@ from torch import Tensor, nn
 from ganbench.registry import Registry
 
 LATENTS: Registry[Callable[..., Tensor]] = Registry("latent")
+
+
+def noise_seed(seed: int, step: int, stream: int) -> int:
+    """A 63-bit seed for the noise of one training step: a hash of (run seed, step, stream), so
+    nearby steps get unrelated streams and a step's noise depends on nothing else."""
+    key = hashlib.blake2b(f"{seed}/{step}/{stream}".encode(), digest_size=8).digest()
+    return int.from_bytes(key, "little") >> 1
 
 
 @LATENTS.register("uniform")

@@ -9,8 +9,9 @@ train the model one process would train on the same global batch:
   contiguous share (:class:`~ganbench.training.data.BatchSampler`);
 - z and fake labels: every rank draws the global batch's from the same seeded stream and keeps its
   share, so the random streams, and the RNG state saved for resume, are the same on every rank;
-- BatchNorm in G normalises over the global batch (:class:`GlobalBatchNorm2d`: cross-replica BN,
-  as BigGAN; ``SyncBatchNorm`` has no CPU/gloo path);
+- BatchNorm in G normalises over the global batch (cross-replica BN, as BigGAN): torch's
+  ``nn.SyncBatchNorm`` on CUDA (fused kernels, Welford variance), :class:`GlobalBatchNorm2d` on
+  the CPU, where ``SyncBatchNorm`` has no gloo path (the tests);
 - gradients are averaged by DDP (each rank's loss is the mean over its share);
 - logged losses are averaged over ranks, so every rank takes the same divergence decision;
 - rank 0 alone writes checkpoints, the resume snapshot, the log and the status; a snapshot
@@ -50,8 +51,10 @@ class _AllReduceSum(torch.autograd.Function):
 
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics are those of the global batch across processes
-    (a differentiable all-reduce of per-channel sums); plain BatchNorm2d outside a process group
-    or in eval mode. Running statistics are updated from the global (unbiased) variance."""
+    (differentiable all-reduces); plain BatchNorm2d outside a process group or in eval mode.
+    Two passes: the global mean first, then the global sum of squared deviations from it (no
+    E[x²] − E[x]², which cancels when the mean is large against the spread). Running statistics
+    are updated from the global (unbiased) variance."""
 
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized()):
@@ -60,17 +63,12 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
             return super().forward(x)
         c = x.shape[1]
         xf = x.float()
-        local = torch.cat(
-            [
-                xf.sum(dim=(0, 2, 3)),
-                (xf * xf).sum(dim=(0, 2, 3)),
-                xf.new_tensor([x.shape[0] * x.shape[2] * x.shape[3]]),
-            ]
-        )
+        local = torch.cat([xf.sum(dim=(0, 2, 3)), xf.new_full((1,), x.numel() / c)])
         total = _AllReduceSum.apply(local)
         count = total[-1]
         mean = total[:c] / count
-        var = (total[c : 2 * c] / count - mean * mean).clamp_min(0)
+        centred = xf - mean[None, :, None, None]
+        var = _AllReduceSum.apply((centred * centred).sum(dim=(0, 2, 3))) / count
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
@@ -82,18 +80,20 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
                 unbiased = var * count / (count - 1).clamp_min(1)
                 self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
                 self.running_var.mul_(1 - m).add_(unbiased.detach(), alpha=m)
-        y = (xf - mean[None, :, None, None]) * torch.rsqrt(var + self.eps)[None, :, None, None]
+        y = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
         if self.affine:
             y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
         return y.to(x.dtype)
 
 
-def convert_batchnorm(module: nn.Module) -> nn.Module:
-    """Replace every BatchNorm2d in ``module`` by a :class:`GlobalBatchNorm2d` holding the same
-    parameters and buffers (state-dict compatible, so checkpoints load into either)."""
+def convert_batchnorm(module: nn.Module, *, cuda: bool = False) -> nn.Module:
+    """Replace every BatchNorm2d in ``module`` by a cross-replica one holding the same parameters
+    and buffers (state-dict compatible, so checkpoints load into either): ``nn.SyncBatchNorm``
+    when ``cuda`` (it runs on CUDA only), else :class:`GlobalBatchNorm2d`."""
+    cls = nn.SyncBatchNorm if cuda else GlobalBatchNorm2d
     for name, child in module.named_children():
         if type(child) is nn.BatchNorm2d:
-            new = GlobalBatchNorm2d(
+            new = cls(
                 child.num_features,
                 eps=child.eps,
                 momentum=child.momentum,
@@ -103,7 +103,7 @@ def convert_batchnorm(module: nn.Module) -> nn.Module:
             new.load_state_dict(child.state_dict())
             setattr(module, name, new)
         else:
-            convert_batchnorm(child)
+            convert_batchnorm(child, cuda=cuda)
     return module
 
 

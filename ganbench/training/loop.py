@@ -15,7 +15,11 @@ networks (ganbench.plan). What the recipe switches on or off:
 - data parallelism (``rank``/``world`` > 1 under torchrun, see ganbench.training.distributed):
   the global batch and noise are drawn on every rank and sliced, losses averaged over ranks.
 
-z and fake labels are drawn on the host from the global RNG (the same stream on every rank).
+z and fake labels are drawn on the device from a generator seeded by (seed, step, stream) alone
+(``noise_seed``; stream 0 for the D step, 1 for the G step): the same on every rank, a pure
+function of the step, so a resumed run draws them again without any saved state, and no host
+draw or host-to-device copy per step. Other randomness (penalties' interpolation) uses the
+global RNG, which the resume checkpoint saves.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ganbench.models.sampling import LATENTS
+from ganbench.models.sampling import LATENTS, noise_seed
 from ganbench.plan import RunSpec, build_networks, build_objective
 from ganbench.training import checkpoint as ckpt
 from ganbench.training.data import BatchSampler
@@ -94,7 +98,7 @@ class Trainer:
         if world > 1:  # BatchNorm over the global batch, as one process would compute it
             from ganbench.training.distributed import convert_batchnorm
 
-            convert_batchnorm(G)
+            convert_batchnorm(G, cuda=device.type == "cuda")
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.G = G.to(device, memory_format=self.memory_format)
         self.D = D.to(device, memory_format=self.memory_format)
@@ -130,6 +134,9 @@ class Trainer:
             value_range=self.G.value_range,  # D sees real images in G's output range
         )
         self.latent = LATENTS.get(t.latent)
+        # reseeded per draw (_fake_inputs); none on the meta device (benchmarks/preset_cost.py
+        # counts a step there: shapes only, no values to draw)
+        self._noise = torch.Generator(device=device) if device.type != "meta" else None
         self.scaler = torch.amp.GradScaler(device.type, enabled=t.precision == "fp16")
         self.step, self.history = 0, []
 
@@ -211,13 +218,17 @@ class Trainer:
         self.scaler.step(opt)
         self.scaler.update()
 
-    def _fake_inputs(self) -> tuple[Tensor, Tensor | None]:
-        """z and uniform labels for the global batch from the global RNG, this rank's share."""
+    def _fake_inputs(self, stream: int) -> tuple[Tensor, Tensor | None]:
+        """z and uniform labels for the global batch, drawn on the device from the generator
+        seeded by (seed, step, ``stream``); this rank's share."""
         n, share = self.spec.recipe.training.batch_size, self.sampler.share
-        z = self.latent(n, self.spec.z_dim)[share].to(self.device)
+        seed = noise_seed(self.spec.seed, self.step, stream)
+        g = None if self._noise is None else self._noise.manual_seed(seed)
+        z = self.latent(n, self.spec.z_dim, device=self.device, generator=g)[share]
         if not self.spec.num_classes:
             return z, None
-        return z, torch.randint(self.spec.num_classes, (n,))[share].to(self.device)
+        y = torch.randint(self.spec.num_classes, (n,), device=self.device, generator=g)
+        return z, y[share]
 
     def train_step(self) -> dict[str, Tensor]:
         """One D step (if the objective has a D optimizer) and, every g_every steps, one G step
@@ -233,7 +244,7 @@ class Trainer:
         amp = autocast(self.device, t.precision)
         logs: dict[str, Tensor] = {}
         if self.opt_d is not None:
-            z, y_fake = self._fake_inputs()
+            z, y_fake = self._fake_inputs(0)
 
             def d_loss(real, y_real, z, y_fake):
                 with amp:
@@ -249,7 +260,7 @@ class Trainer:
             self._step(self.opt_d)
             obj.after_d_step(self.D)
         if (self.step + 1) % self.g_every == 0:
-            z, y_fake = self._fake_inputs()  # fresh z (and labels) for the G step
+            z, y_fake = self._fake_inputs(1)  # fresh z (and labels) for the G step
             for p in self._d_only:
                 p.requires_grad_(False)
 
@@ -286,7 +297,14 @@ class Trainer:
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, *, progress: bool = True, stop_after: int | None = None) -> TrainResult:
-        """Train to ``training.steps`` (or ``stop_after`` steps, to simulate an interruption)."""
+        """Train to ``training.steps`` (or ``stop_after`` steps, to simulate an interruption);
+        the data's prefetching threads stop when it returns or raises."""
+        try:
+            return self._run(progress, stop_after)
+        finally:
+            self.sampler.close()
+
+    def _run(self, progress: bool, stop_after: int | None) -> TrainResult:
         t = self.spec.recipe.training
         resumed = ckpt.load_resume(self.run_dir, self.spec, reset=self.is_main)
         if resumed is not None:
