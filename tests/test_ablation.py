@@ -286,4 +286,5 @@ def test_noise_is_a_pure_function_of_seed_step_and_stream(tmp_path):
     other.step = 2
     assert not torch.equal(other._fake_inputs(0)[0], draws[2][0][0])
     z, y = draws[0][0]
-    assert z.shape == (8, spec.z_dim) and y.dtype == torch.int64 and int(y.min()) >= 0
+    assert z.shape == (8, spec.z_dim) and y.dtype == torch.int64
+    assert int(y.min()) >= 0 and int(y.max()) < spec.num_classes  # uniform over the classes
